@@ -1,0 +1,80 @@
+# hull — an OCI runtime with per-workload VM isolation.
+#   make              release build in build/
+#   make asan         ASan+UBSan build in build-asan/ (what the tests use)
+#   make check        unit + integration tests (see README)
+#   make install      PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+BUILD ?= build
+CC ?= gcc
+PKGS := libseccomp libcap libmnl libarchive yajl
+
+ifeq ($(shell pkg-config --exists $(PKGS) && echo ok),)
+$(error missing development packages: need $(PKGS) via pkg-config (Debian: apt-get install libseccomp-dev libcap-dev libmnl-dev libarchive-dev libyajl-dev pkg-config))
+endif
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 \
+            -Wno-format-nonliteral -Wpointer-arith -Wvla -Wno-missing-field-initializers
+CFLAGS ?= -O2 -g
+HULL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing $(WARNINGS) $(CFLAGS) \
+               $(shell pkg-config --cflags $(PKGS))
+LDLIBS := $(shell pkg-config --libs $(PKGS))
+
+MODULES := common oci ns cgroups runtime image vm-shim
+LIB_SRCS := $(filter-out runtime/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+DEPS := $(LIB_OBJS:.o=.d) $(BUILD)/runtime/main.d
+
+.PHONY: all asan check unit integration install clean fuzz bench format
+all: $(BUILD)/hull
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HULL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libhull.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/hull: $(BUILD)/runtime/main.o $(BUILD)/libhull.a
+	$(CC) $(HULL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	ln -sf hull $(BUILD)/hull-vm
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libhull.a
+	@mkdir -p $(dir $@)
+	$(CC) $(HULL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhull.a $(LDLIBS)
+
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all unit-bins
+
+unit-bins: $(UNIT_BINS)
+
+# The test suite runs against the sanitizer build.
+check: asan
+	tests/run-tests.sh build-asan
+
+unit: asan
+	tests/run-tests.sh build-asan unit
+
+integration: asan
+	tests/run-tests.sh build-asan integration
+
+bench: all
+	tests/bench/lifecycle.sh $(BUILD)/hull
+
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BUILD)/hull $(DESTDIR)$(BINDIR)/hull
+	ln -sf hull $(DESTDIR)$(BINDIR)/hull-vm
+
+format:
+	clang-format -i $(LIB_SRCS) runtime/main.c $(wildcard */*.h) $(UNIT_SRCS)
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(DEPS)

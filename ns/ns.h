@@ -1,0 +1,88 @@
+/* ns/: everything that builds the inside of a container — namespaces, the
+ * rootfs and its mounts, /dev, pivot_root, masked/read-only paths, hostname,
+ * sysctl, rlimits, user and capabilities, the console, loopback — and the
+ * spawn of the container init with its create/start synchronisation.
+ * ns/ knows nothing about the CLI or the state directory. */
+#ifndef HULL_NS_H
+#define HULL_NS_H
+
+#include "../common/common.h"
+#include "../oci/oci.h"
+#include <sys/types.h>
+
+/* ---- validation (before anything is created) ------------------------------ */
+/* Checks what only the kernel side knows: sysctl names that are not
+ * namespaced or whose namespace is not new, mount option names, device
+ * types, rlimit names, capability names, namespace combinations. */
+int ns_validate_config (const struct oci_config *c, hull_error_t *err);
+
+/* ---- spawn (ns/spawn.c) ----------------------------------------------------- */
+enum ns_child_stage
+{
+  NS_STAGE_CREATE_CONTAINER, /* in the container namespaces, before pivot_root */
+  NS_STAGE_START_CONTAINER,  /* after `start` released the init, before execve */
+};
+
+struct ns_spawn_opts
+{
+  const struct oci_config *config;
+  const char *rootfs;        /* absolute host path of the rootfs */
+  int exec_fifo_fd;          /* read end, O_NONBLOCK; init blocks on it before execve; -1: no wait */
+  int console_socket_fd;     /* connected AF_UNIX socket for the pty master, or -1 */
+  int preserve_fds;          /* fds 3 .. 3+N-1 are passed to the process */
+  int cgroup_fd;             /* O_DIRECTORY fd of the container cgroup, or -1 */
+  bool no_pivot;
+  bool no_new_keyring;
+  /* Parent side, once the namespaces exist and the init's pid is known
+   * (oom_score_adj, id maps done): prestart and createRuntime hooks. */
+  int (*on_namespaces_ready) (void *data, pid_t pid, hull_error_t *err);
+  /* Child side, at each ns_child_stage; host_pid is the init's pid as seen
+   * from the runtime (for the hooks' state). */
+  int (*on_child_stage) (void *data, enum ns_child_stage stage, pid_t host_pid, hull_error_t *err);
+  void *data;
+};
+
+/* Clones the container init into its namespaces (and cgroup), builds its
+ * rootfs and process state, and returns once it is blocked on exec_fifo_fd
+ * (or, with exec_fifo_fd == -1, once it has exec'd).  Errors from the child
+ * come back over the sync socket as hull errors.  On failure the child has
+ * been killed and reaped and nothing of it is left. */
+int ns_spawn_container (const struct ns_spawn_opts *opts, pid_t *pid_out, hull_error_t *err);
+
+/* ---- rootfs (ns/rootfs.c, ns/mounts.c, ns/dev.c) — run in the child ------------ */
+/* In the new mount namespace: makes "/" rslave/rprivate per
+ * linux.rootfsPropagation, bind-mounts the rootfs onto itself, performs
+ * config.mounts in order (destinations resolved inside the rootfs, missing
+ * mount points created), and populates /dev (default devices, symlinks,
+ * /dev/pts/ptmx, linux.devices).  Returns an O_PATH fd on the rootfs. */
+int ns_rootfs_prepare (const struct oci_config *c, const char *rootfs, hull_error_t *err);
+/* pivot_root into rootfs_fd (or MS_MOVE + chroot with no_pivot), then the
+ * masked and read-only paths, root.readonly and the final propagation. */
+int ns_rootfs_finalize (const struct oci_config *c, int rootfs_fd, bool no_pivot, hull_error_t *err);
+
+/* ---- process setup (ns/process.c, ns/user.c, ns/console.c, ns/net.c) --------- */
+int ns_set_hostname (const struct oci_config *c, hull_error_t *err);  /* hostname + domainname */
+int ns_apply_sysctl (const struct oci_config *c, hull_error_t *err);  /* after pivot_root */
+int ns_apply_rlimits (const struct oci_process *p, hull_error_t *err);
+int ns_apply_personality (const struct oci_config *c, hull_error_t *err);
+/* Creates a pty in the container's devpts (after pivot_root), sends the
+ * master over console_socket_fd with SCM_RIGHTS as runc does, makes the
+ * slave the controlling terminal and stdio. */
+int ns_console_setup (const struct oci_process *p, int console_socket_fd, hull_error_t *err);
+/* Brings up "lo" in the current (new) network namespace, with libmnl. */
+int ns_loopback_up (hull_error_t *err);
+/* setgroups/setresgid/setresuid/umask, keeping the capabilities asked for
+ * across the switch, then the five capability sets and no_new_privs. */
+int ns_apply_user_and_caps (const struct oci_process *p, bool in_new_userns, hull_error_t *err);
+/* chdir(cwd), resolves args[0] on the process's PATH, closes every fd above
+ * 2 + preserve_fds, execve.  Returns only on failure. */
+int ns_exec_process (const struct oci_process *p, int preserve_fds, hull_error_t *err);
+
+/* ---- small shared helpers -------------------------------------------------- */
+/* Writes uid_map / gid_map (and "deny" to setgroups when not root) for pid. */
+int ns_write_id_maps (pid_t pid, const struct oci_linux *l, hull_error_t *err);
+/* Sends / receives one fd over an AF_UNIX socket (SCM_RIGHTS). */
+int ns_send_fd (int sock, int fd, const char *name, hull_error_t *err);
+int ns_recv_fd (int sock, hull_error_t *err);
+
+#endif
