@@ -267,6 +267,13 @@ const struct oci_namespace *oci_config_namespace (const struct oci_config *c, en
 /* Serialises a config back to JSON (used by `hull spec`). Caller frees. */
 char *oci_config_to_json (const struct oci_config *c, bool pretty);
 
+/* The default config `hull spec` prints, as runc's: busybox-friendly `sh`,
+ * terminal true, the default mounts, masked and read-only paths, namespaces
+ * (pid, network, ipc, uts, mount, cgroup); with rootless, a user namespace
+ * mapping the caller's uid/gid, no network namespace, and the rootless mount
+ * changes runc makes. */
+struct oci_config *oci_config_default (bool rootless, uid_t uid, gid_t gid);
+
 /* Parses a process.json as accepted by `exec --process`. */
 struct oci_process *oci_process_parse (const char *json, size_t len, const char *name, hull_error_t *err);
 void oci_process_free (struct oci_process *p);
