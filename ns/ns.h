@@ -74,6 +74,9 @@ int ns_loopback_up (hull_error_t *err);
 /* setgroups/setresgid/setresuid/umask, keeping the capabilities asked for
  * across the switch, then the five capability sets and no_new_privs. */
 int ns_apply_user_and_caps (const struct oci_process *p, bool in_new_userns, hull_error_t *err);
+/* Checks, before the init blocks waiting for `start`, that args[0] resolves
+ * to an executable on the process's PATH (runc reports this from create). */
+int ns_check_executable (const struct oci_process *p, hull_error_t *err);
 /* chdir(cwd), resolves args[0] on the process's PATH, closes every fd above
  * 2 + preserve_fds, execve.  Returns only on failure. */
 int ns_exec_process (const struct oci_process *p, int preserve_fds, hull_error_t *err);
