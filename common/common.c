@@ -1,5 +1,4 @@
 /* Error type, allocation, cleanup helpers and fd-relative file helpers. */
-#define _GNU_SOURCE
 #include "common.h"
 
 #include <dirent.h>

@@ -12,7 +12,6 @@
  *   init   -> READY        init is fully set up and blocks on the exec fifo
  *   any    -> ERROR        status + message, turned into a hull error by the parent
  * EOF on the socket means the other side died; the child then just exits. */
-#define _GNU_SOURCE
 #include "ns-internal.h"
 
 #include <linux/sched.h>

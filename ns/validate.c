@@ -1,5 +1,4 @@
 /* Validation of what the kernel side needs, before anything is created. */
-#define _GNU_SOURCE
 #include "ns-internal.h"
 
 static int
