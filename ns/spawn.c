@@ -316,6 +316,31 @@ init_setup_and_exec (struct child_ctx *ctx, hull_error_t *err)
   return ns_exec_process (p, o->preserve_fds, err);
 }
 
+static int
+cmp_int (const void *a, const void *b)
+{
+  return *(const int *) a - *(const int *) b;
+}
+
+/* The child inherits every fd of the runtime (the state directory with its
+ * flock, the log...).  Keep only stdio, the preserved fds and the ones the
+ * init needs; CVE-2024-21626 came from one fd too many. */
+static void
+close_inherited_fds (const struct child_ctx *ctx)
+{
+  int first = 3 + (ctx->opts->preserve_fds > 0 ? ctx->opts->preserve_fds : 0);
+  int keep[4] = { ctx->sync_fd, ctx->opts->exec_fifo_fd, ctx->opts->console_socket_fd, INT32_MAX };
+  qsort (keep, 3, sizeof (int), cmp_int);
+  for (int i = 0; i < 4; i++)
+    {
+      if (keep[i] < first)
+        continue;
+      if (keep[i] > first)
+        syscall (SYS_close_range, first, keep[i] - 1, 0);
+      first = keep[i] == INT32_MAX ? keep[i] : keep[i] + 1;
+    }
+}
+
 /* Fast path: the cloned child already is the init. */
 __attribute__ ((noreturn)) static void
 init_child (struct child_ctx *ctx)
@@ -494,8 +519,13 @@ ns_spawn_container (const struct ns_spawn_opts *o, pid_t *pid_out, hull_error_t 
     }
   if (pid == 0)
     {
-      close (parent_fd);
       struct child_ctx ctx = { .opts = o, .plan = &plan, .sync_fd = child_fd };
+      sigset_t none;
+      close_inherited_fds (&ctx);
+      /* The runtime may block signals (run forwards them through a
+       * signalfd); the mask would survive execve. */
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL);
       if (plan.two_step)
         first_child (&ctx);
       init_child (&ctx);

@@ -95,6 +95,7 @@ int hull_start_container (struct hull_context *ctx, const char *id, hull_error_t
 int hull_delete_container (struct hull_context *ctx, const char *id, bool force, hull_error_t *err);
 int hull_parse_signal (const char *s, int *sig, hull_error_t *err);
 
+struct hull_cmd_help;
 /* create/run share their options (runtime/cmd_create.c).  Returns 1 when
  * help was printed. */
 int hull_parse_create_opts (const struct hull_cmd_help *h, int argc, char **argv, bool is_run,
