@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs what hull needs on Debian 12 (as root).
+#   tests/install-deps.sh          build + run dependencies
+#   tests/install-deps.sh --test   also what the test suite needs
+set -eu
+pkgs="build-essential pkg-config libseccomp-dev libcap-dev libmnl-dev libarchive-dev libyajl-dev busybox-static"
+if [ "${1:-}" = "--test" ]; then
+  pkgs="$pkgs python3 python3-pytest iproute2 procps time clang libclang-rt-14-dev"
+fi
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends $missing
+fi
