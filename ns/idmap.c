@@ -42,8 +42,9 @@ ns_write_id_maps (pid_t pid, const struct oci_linux *l, hull_error_t *err)
     return 0;
   char path[32];
   snprintf (path, sizeof (path), "/proc/%d", (int)pid);
-  /* One directory fd, so that all three files belong to the same process
-   * even if pid were reused meanwhile. */
+  /* One directory fd for the three files: if the child dies and its pid is
+   * reused after this open, the writes fail instead of reaching another
+   * process. */
   cleanup_close int proc_fd = open (path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (proc_fd < 0)
     return hull_make_error (err, errno, "open `%s`", path);
