@@ -3,6 +3,9 @@
  * and whose slave becomes the controlling terminal and stdio. */
 #include "ns-internal.h"
 
+#include <linux/mount.h>
+#include <sys/syscall.h>
+
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -128,8 +131,24 @@ make_controlling_tty (int slave, hull_error_t *err)
   return 0;
 }
 
+/* Bind-mounts the pty slave onto /dev/console, as runc does for the init,
+ * with the new mount API so no path under /proc is needed. */
+static int
+bind_dev_console (int slave, hull_error_t *err)
+{
+  cleanup_close int target = openat (AT_FDCWD, "/dev/console", O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+  if (target < 0)
+    return hull_make_error (err, errno, "create `/dev/console`");
+  cleanup_close int tree = syscall (SYS_open_tree, slave, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+  if (tree < 0)
+    return hull_make_error (err, errno, "open_tree on the pty slave");
+  if (syscall (SYS_move_mount, tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return hull_make_error (err, errno, "bind the pty onto `/dev/console`");
+  return 0;
+}
+
 int
-ns_console_setup (const struct oci_process *p, int console_socket_fd, hull_error_t *err)
+ns_console_setup (const struct oci_process *p, int console_socket_fd, bool dev_console, hull_error_t *err)
 {
   /* After pivot_root: /dev/ptmx -> pts/ptmx is the container's devpts, so
    * the pty is numbered and owned there. */
@@ -154,6 +173,8 @@ ns_console_setup (const struct oci_process *p, int console_socket_fd, hull_error
         return hull_make_error (err, errno, "set the console size to %ux%u", p->console_width,
                                 p->console_height);
     }
+  if (dev_console && bind_dev_console (slave, err) < 0)
+    return -1;
   if (ns_send_fd (console_socket_fd, master, name, err) < 0)
     return hull_error_wrap (err, "console socket");
   if (make_controlling_tty (slave, err) < 0)

@@ -67,8 +67,9 @@ int ns_apply_rlimits (const struct oci_process *p, hull_error_t *err);
 int ns_apply_personality (const struct oci_config *c, hull_error_t *err);
 /* Creates a pty in the container's devpts (after pivot_root), sends the
  * master over console_socket_fd with SCM_RIGHTS as runc does, makes the
- * slave the controlling terminal and stdio. */
-int ns_console_setup (const struct oci_process *p, int console_socket_fd, hull_error_t *err);
+ * slave the controlling terminal and stdio; with dev_console (the init, not
+ * exec) also bind-mounts it onto /dev/console. */
+int ns_console_setup (const struct oci_process *p, int console_socket_fd, bool dev_console, hull_error_t *err);
 /* Brings up "lo" in the current (new) network namespace, with libmnl. */
 int ns_loopback_up (hull_error_t *err);
 /* setgroups/setresgid/setresuid/umask, keeping the capabilities asked for

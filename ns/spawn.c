@@ -295,7 +295,7 @@ init_setup_and_exec (struct child_ctx *ctx, hull_error_t *err)
     return -1;
   if (setsid () < 0)
     return hull_make_error (err, errno, "setsid");
-  if (p->terminal && ns_console_setup (p, o->console_socket_fd, err) < 0)
+  if (p->terminal && ns_console_setup (p, o->console_socket_fd, true, err) < 0)
     return -1;
   if (o->console_socket_fd >= 0)
     close (o->console_socket_fd);

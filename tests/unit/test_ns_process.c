@@ -808,7 +808,7 @@ child_console (void *arg, int out)
              < 0
       || mount ("/dev/pts/ptmx", "/dev/ptmx", NULL, MS_BIND, NULL) < 0)
     return 2;
-  if (ns_console_setup (&cc->p, cc->sock, &err) < 0)
+  if (ns_console_setup (&cc->p, cc->sock, false, &err) < 0)
     return say_err (out, &err);
   struct winsize ws = { 0 };
   ioctl (0, TIOCGWINSZ, &ws);
