@@ -240,6 +240,8 @@ struct oci_linux
   char *mount_label;
   struct oci_personality *personality;
   struct oci_intel_rdt *intel_rdt;
+  /* The "r" forms runc accepts ("rslave"): apply the propagation with MS_REC. */
+  bool rootfs_propagation_recursive;
 };
 
 struct oci_config
@@ -264,6 +266,8 @@ struct oci_config *oci_config_parse_file (int dirfd, const char *path, hull_erro
 void oci_config_free (struct oci_config *c);
 /* Whether the config asks for a new namespace of this type (not a path join). */
 const struct oci_namespace *oci_config_namespace (const struct oci_config *c, enum oci_ns_type t);
+/* The linux.namespaces entry of this type, new or joined by path; NULL when absent. */
+const struct oci_namespace *oci_config_namespace_entry (const struct oci_config *c, enum oci_ns_type t);
 /* Serialises a config back to JSON (used by `hull spec`). Caller frees. */
 char *oci_config_to_json (const struct oci_config *c, bool pretty);
 
