@@ -1,0 +1,123 @@
+#!/bin/sh
+# tests/run-tests.sh BUILD_DIR [unit|integration]
+#
+# Runs the unit test binaries BUILD_DIR/tests/test_* and the integration
+# suite (pytest, tests/integration) against BUILD_DIR/hull, under the
+# sanitizers' runtime options, and ends with one line:
+#     N passed, N failed
+# Exit status is non-zero if anything failed.  Nothing is skipped silently:
+# a unit binary that dies without its summary line counts as a failure, and
+# pytest's skips are listed with their reasons.
+#
+# Environment: PYTEST_ARGS (extra pytest arguments, e.g. "-k hooks -x").
+set -u
+
+usage() { echo "usage: $0 BUILD_DIR [unit|integration]" >&2; exit 2; }
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
+BUILD=$1
+WHAT=${2:-all}
+case $WHAT in all|unit|integration) ;; *) usage ;; esac
+[ -d "$BUILD" ] || { echo "$0: no build directory $BUILD" >&2; exit 2; }
+BUILD=$(cd "$BUILD" && pwd)
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+
+# Sanitizer runtime options for everything below (the unit binaries, hull,
+# and whatever hull re-executes).  Caller's settings are kept in front.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
+UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1"
+export ASAN_OPTIONS UBSAN_OPTIONS
+
+PASSED=0
+FAILED=0
+TMP=$(mktemp -d /tmp/hull-run-tests.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+run_unit() {
+    found=0
+    for t in "$BUILD"/tests/test_*; do
+        if [ ! -f "$t" ] || [ ! -x "$t" ]; then continue; fi
+        found=1
+        name=$(basename "$t")
+        echo "== unit: $name"
+        "$t" >"$TMP/unit.out" 2>&1
+        rc=$?
+        cat "$TMP/unit.out"
+        # The harness's last line: "suite: N passed, N failed".
+        line=$(grep -E '^[^ ]+: [0-9]+ passed, [0-9]+ failed$' "$TMP/unit.out" | tail -n 1)
+        if [ -z "$line" ]; then
+            echo "!! $name: exited with status $rc without a summary line: counted as 1 failure"
+            FAILED=$((FAILED + 1))
+            continue
+        fi
+        p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\1/')
+        f=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\2/')
+        PASSED=$((PASSED + p))
+        FAILED=$((FAILED + f))
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+            # All checks passed but the process failed: a sanitizer report
+            # (leak at exit) or a crash after the summary.
+            echo "!! $name: exited with status $rc after reporting no failures: counted as 1 failure"
+            FAILED=$((FAILED + 1))
+        fi
+    done
+    if [ $found -eq 0 ]; then
+        if ls "$SRC"/tests/unit/test_*.c >/dev/null 2>&1; then
+            echo "!! unit: sources tests/unit/test_*.c exist but no binaries in $BUILD/tests (run make asan): counted as 1 failure"
+            FAILED=$((FAILED + 1))
+        else
+            echo "== unit: there are no unit tests yet (tests/unit/test_*.c): nothing run"
+        fi
+    fi
+}
+
+run_integration() {
+    echo "== integration: HULL=$BUILD/hull"
+    if [ ! -x "$BUILD/hull" ]; then
+        echo "!! integration: $BUILD/hull is missing: counted as 1 failure"
+        FAILED=$((FAILED + 1))
+        return
+    fi
+    xml="$TMP/junit.xml"
+    # shellcheck disable=SC2086
+    (cd "$SRC" && HULL="$BUILD/hull" /usr/bin/python3 -m pytest -q -rfEs \
+        -p no:cacheprovider --junitxml="$xml" ${PYTEST_ARGS:-} tests/integration)
+    rc=$?
+    if [ ! -s "$xml" ]; then
+        echo "!! integration: pytest exited with status $rc and no results: counted as 1 failure"
+        FAILED=$((FAILED + 1))
+        return
+    fi
+    counts=$(/usr/bin/python3 - "$xml" <<'EOF'
+import sys
+import xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+t = f = s = 0
+for su in suites:
+    t += int(su.get("tests", 0))
+    f += int(su.get("failures", 0)) + int(su.get("errors", 0))
+    s += int(su.get("skipped", 0))
+print(t - f - s, f, s)
+EOF
+)
+    # shellcheck disable=SC2086 # three numbers, split on purpose
+    set -- $counts
+    PASSED=$((PASSED + $1))
+    FAILED=$((FAILED + $2))
+    if [ "$3" -ne 0 ]; then
+        echo "!! integration: $3 skipped (reasons listed above)"
+    fi
+    if [ "$rc" -ne 0 ] && [ "$2" -eq 0 ]; then
+        echo "!! integration: pytest exited with status $rc with no failed test: counted as 1 failure"
+        FAILED=$((FAILED + 1))
+    fi
+}
+
+case $WHAT in
+    all) run_unit; run_integration ;;
+    unit) run_unit ;;
+    integration) run_integration ;;
+esac
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
