@@ -144,12 +144,11 @@ def test_loopback_up_in_new_netns(rt, bundle, cid):
     assert ifaces == ["lo"], "new netns should only have lo: %s" % ifaces
 
 
-def test_loopback_reachable(rt, bundle, cid):
-    bundle.sh("ip -o addr show lo; ping -c 1 -W 2 127.0.0.1 >/dev/null && echo pong")
-    r = rt("run", "--bundle", bundle.path, cid)
-    assert "127.0.0.1" in r.out
-    # ping needs CAP_NET_RAW; without it busybox falls back or fails, so only
-    # the address is required here.
+def test_loopback_has_its_address(rt, bundle, cid):
+    # The kernel gives lo 127.0.0.1 only once lo is brought up.
+    bundle.sh("ip -o addr show lo")
+    r = rt.ok("run", "--bundle", bundle.path, cid)
+    assert "inet 127.0.0.1/8" in r.out, r.out
 
 
 def test_noNewPrivileges_and_capabilities_applied(rt, bundle, cid):
