@@ -428,7 +428,7 @@ def test_log_text_on_failure(rt, bundle, cid, workdir):
     with open(log) as f:
         text = f.read()
     assert "nonexistent" in text
-    assert "level=error" in text
+    assert "error" in text  # runc (logrus): level=error; the format is free
 
 
 def test_error_goes_to_stderr(rt, bundle, cid):

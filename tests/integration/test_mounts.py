@@ -219,7 +219,8 @@ def test_cgroup2_mount(rt, bundle, cid):
     # This host is hybrid: the unified hierarchy exists but has no controllers.
     # A cgroup2 mount at a fresh destination must work either way.
     def f(c):
-        c["linux"]["namespaces"].append({"type": "cgroup"})
+        if not any(n["type"] == "cgroup" for n in c["linux"]["namespaces"]):
+            c["linux"]["namespaces"].append({"type": "cgroup"})
         c["mounts"].append({"destination": "/mnt/cg", "type": "cgroup2", "source": "cgroup2",
                             "options": ["nosuid", "noexec", "nodev"]})
     bundle.edit(f)
