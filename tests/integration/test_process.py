@@ -169,3 +169,26 @@ def test_rlimits_applied(rt, bundle, cid):
     bundle.edit(f).sh("ulimit -n; ulimit -H -n")
     r = rt.ok("run", "--bundle", bundle.path, cid)
     assert r.out.split() == ["321", "654"]
+
+
+# runtime-spec config.md (capabilities): a value that cannot be mapped to a
+# kernel interface or cannot be granted MUST be logged as a warning, and
+# runtimes SHOULD NOT fail.  runc 1.1's own `spec` output relies on this: it
+# lists ambient capabilities that are not inheritable.
+
+def test_ambient_caps_not_inheritable_are_not_fatal(rt, bundle, cid):
+    def f(c):
+        caps = c["process"]["capabilities"]
+        caps["ambient"] = list(caps["permitted"])
+        caps.pop("inheritable", None)
+    bundle.edit(f).args("true")
+    r = rt("run", "--bundle", bundle.path, cid)
+    assert r.rc == 0, r.describe()
+
+
+def test_unknown_capability_warns_not_fails(rt, bundle, cid):
+    bundle.edit(lambda c: c["process"]["capabilities"]["bounding"].append("CAP_NOPE"))
+    bundle.args("true")
+    r = rt("run", "--bundle", bundle.path, cid)
+    assert r.rc == 0, r.describe()
+    assert "CAP_NOPE" in r.err, "no warning about the unknown capability"
