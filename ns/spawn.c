@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <time.h>
 
 #ifndef CLONE_NEWTIME
@@ -177,6 +178,34 @@ write_time_offsets (const struct oci_linux *l, hull_error_t *err)
   return 0;
 }
 
+/* Right after the id maps are written we are still the unmapped host uid
+ * (the overflow id) inside the new user namespace: become its root so files
+ * created while building the rootfs are owned by a mapped id. */
+static int
+become_userns_root (hull_error_t *err)
+{
+  if (setresgid (0, 0, 0) < 0)
+    return hull_make_error (err, errno, "setresgid(0) in the new user namespace (is gid 0 mapped?)");
+  if (setresuid (0, 0, 0) < 0)
+    return hull_make_error (err, errno, "setresuid(0) in the new user namespace (is uid 0 mapped?)");
+  /* The host's supplementary groups are meaningless here; setgroups may be
+   * denied (unprivileged maps), which is fine. */
+  if (setgroups (0, NULL) < 0 && errno != EPERM)
+    return hull_make_error (err, errno, "setgroups in the new user namespace");
+  return 0;
+}
+
+/* Asks the parent for the id maps and waits for them. */
+static int
+child_request_idmap (int sync_fd, hull_error_t *err)
+{
+  if (sync_send (sync_fd, SYNC_WANT_IDMAP, 0) < 0)
+    return hull_make_error (err, errno, "sync: request id maps");
+  if (child_wait (sync_fd, SYNC_IDMAP_DONE, NULL, err) < 0)
+    return -1;
+  return become_userns_root (err);
+}
+
 struct child_ctx
 {
   const struct ns_spawn_opts *opts;
@@ -199,9 +228,7 @@ first_child (struct child_ctx *ctx)
       hull_make_error (&err, errno, "unshare namespaces (flags 0x%x)", plan->new_flags);
       child_fail (ctx->sync_fd, &err);
     }
-  if (plan->new_user
-      && (sync_send (ctx->sync_fd, SYNC_WANT_IDMAP, 0) < 0
-          || child_wait (ctx->sync_fd, SYNC_IDMAP_DONE, NULL, &err) < 0))
+  if (plan->new_user && child_request_idmap (ctx->sync_fd, &err) < 0)
     child_fail (ctx->sync_fd, &err);
   if ((plan->new_flags & CLONE_NEWTIME) && write_time_offsets (ctx->opts->config->linux_, &err) < 0)
     child_fail (ctx->sync_fd, &err);
@@ -274,6 +301,11 @@ init_build_rootfs (struct child_ctx *ctx, pid_t host_pid, hull_error_t *err)
   cleanup_close int rootfs_fd = ns_rootfs_prepare (o->config, o->rootfs, err);
   if (rootfs_fd < 0)
     return -1;
+  /* As runc: a missing process.cwd is created (inside the rootfs). */
+  int cwd_fd = hull_mkdir_p_in_root (rootfs_fd, o->config->process->cwd, 0755, err);
+  if (cwd_fd < 0)
+    return hull_error_wrap (err, "process.cwd");
+  close (cwd_fd);
   if (o->on_child_stage && o->on_child_stage (o->data, NS_STAGE_CREATE_CONTAINER, host_pid, err) < 0)
     return -1;
   if (ns_set_hostname (o->config, err) < 0)
@@ -346,9 +378,7 @@ __attribute__ ((noreturn)) static void
 init_child (struct child_ctx *ctx)
 {
   hull_error_t err = NULL;
-  if (ctx->plan->new_user
-      && (sync_send (ctx->sync_fd, SYNC_WANT_IDMAP, 0) < 0
-          || child_wait (ctx->sync_fd, SYNC_IDMAP_DONE, NULL, &err) < 0))
+  if (ctx->plan->new_user && child_request_idmap (ctx->sync_fd, &err) < 0)
     child_fail (ctx->sync_fd, &err);
   if (init_setup_and_exec (ctx, &err) < 0)
     {

@@ -140,9 +140,17 @@ ns_validate_capabilities (const struct oci_capabilities *caps, hull_error_t *err
     return cap_subset_error (CAPS_EFFECTIVE, m[CAPS_EFFECTIVE] & ~m[CAPS_PERMITTED], "permitted set", err);
   if (m[CAPS_INHERITABLE] & ~m[CAPS_BOUNDING])
     return cap_subset_error (CAPS_INHERITABLE, m[CAPS_INHERITABLE] & ~m[CAPS_BOUNDING], "bounding set", err);
+  /* runc warns and goes on when an ambient capability cannot be raised
+   * (its own `runc spec` lists ambient capabilities outside the inheritable
+   * set); the apply step skips them. */
   cap_mask_t pi = m[CAPS_PERMITTED] & m[CAPS_INHERITABLE];
-  if (m[CAPS_AMBIENT] & ~pi)
-    return cap_subset_error (CAPS_AMBIENT, m[CAPS_AMBIENT] & ~pi, "permitted and inheritable sets", err);
+  for (int v = 0; v < 64; v++)
+    if (m[CAPS_AMBIENT] & ~pi & ((cap_mask_t) 1 << v))
+      {
+        char buf[32];
+        fprintf (stderr, "WARN: can't raise ambient capability %s: not in the permitted and inheritable sets\n",
+                 cap_name_of (v, buf));
+      }
   return 0;
 }
 
@@ -252,8 +260,9 @@ set_caps (const cap_mask_t m[CAPS_KINDS], hull_error_t *err)
   /* Ambient last: raising needs the capability in both P and I already. */
   if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     return hull_make_error (err, errno, "clear the ambient capabilities");
+  cap_mask_t raisable = m[CAPS_AMBIENT] & m[CAPS_PERMITTED] & m[CAPS_INHERITABLE];
   for (int v = 0; v < 64; v++)
-    if ((m[CAPS_AMBIENT] & ((cap_mask_t)1 << v)) && prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, v, 0, 0) < 0)
+    if ((raisable & ((cap_mask_t)1 << v)) && prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, v, 0, 0) < 0)
       {
         char buf[32];
         return hull_make_error (err, errno, "raise ambient capability %s", cap_name_of (v, buf));

@@ -101,7 +101,14 @@ hull_run_hooks (const struct oci_hooks_list *hooks, enum oci_hook_kind kind, con
       char what[64];
       snprintf (what, sizeof (what), "hooks.%s[%zu]", oci_hook_kind_names[kind], i);
       hull_debug ("running %s: %s", what, hooks->v[i].path);
-      if (run_one_hook (&hooks->v[i], what, state_json, err) < 0)
+      if (kind == OCI_HOOK_POSTSTART || kind == OCI_HOOK_POSTSTOP)
+        {
+          hull_error_t hook_err = NULL;
+          if (run_one_hook (&hooks->v[i], what, state_json, &hook_err) < 0)
+            hull_warn ("%s", hook_err->msg);
+          hull_error_release (&hook_err);
+        }
+      else if (run_one_hook (&hooks->v[i], what, state_json, err) < 0)
         return -1;
     }
   return 0;

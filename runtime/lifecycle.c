@@ -361,12 +361,8 @@ hull_start_container (struct hull_context *ctx, const char *id, hull_error_t *er
   int ret = hull_container_save (c, err);
   if (ret == 0 && config->hooks[OCI_HOOK_POSTSTART].n)
     {
-      /* A failing poststart hook is only a warning (runtime-spec). */
-      hull_error_t hook_err = NULL;
       cleanup_free char *json = hull_state_json (c, OCI_STATUS_RUNNING, false);
-      if (hull_run_hooks (&config->hooks[OCI_HOOK_POSTSTART], OCI_HOOK_POSTSTART, json, &hook_err) < 0)
-        hull_warn ("%s", hook_err->msg);
-      hull_error_release (&hook_err);
+      hull_run_hooks (&config->hooks[OCI_HOOK_POSTSTART], OCI_HOOK_POSTSTART, json, err);
     }
   oci_config_free (config);
   return ret;
@@ -436,11 +432,8 @@ hull_delete_container (struct hull_context *ctx, const char *id, bool force, hul
     {
       if (config->hooks[OCI_HOOK_POSTSTOP].n)
         {
-          hull_error_t hook_err = NULL;
           cleanup_free char *json = hull_state_json (c, OCI_STATUS_STOPPED, false);
-          if (hull_run_hooks (&config->hooks[OCI_HOOK_POSTSTOP], OCI_HOOK_POSTSTOP, json, &hook_err) < 0)
-            hull_warn ("%s", hook_err->msg);
-          hull_error_release (&hook_err);
+          hull_run_hooks (&config->hooks[OCI_HOOK_POSTSTOP], OCI_HOOK_POSTSTOP, json, err);
         }
       oci_config_free (config);
     }

@@ -66,7 +66,8 @@ char *hull_state_json (struct hull_container *c, enum oci_status status, bool pr
 
 /* ---- hooks (runtime/hooks.c) --------------------------------------------- */
 /* Runs each hook with state_json on stdin, honouring its timeout.  The error
- * names the hook kind, index and path. */
+ * names the hook kind, index and path.  poststart and poststop failures are
+ * only warnings and the remaining hooks still run (runtime-spec). */
 int hull_run_hooks (const struct oci_hooks_list *hooks, enum oci_hook_kind kind, const char *state_json,
                     hull_error_t *err);
 
