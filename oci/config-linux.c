@@ -8,8 +8,8 @@
 #endif
 
 const char *const oci_ns_type_names[OCI_NS_TYPES] = {
-  [OCI_NS_PID] = "pid",   [OCI_NS_NETWORK] = "network", [OCI_NS_MOUNT] = "mount", [OCI_NS_IPC] = "ipc",
-  [OCI_NS_UTS] = "uts",   [OCI_NS_USER] = "user",       [OCI_NS_CGROUP] = "cgroup", [OCI_NS_TIME] = "time",
+  [OCI_NS_PID] = "pid", [OCI_NS_NETWORK] = "network", [OCI_NS_MOUNT] = "mount",   [OCI_NS_IPC] = "ipc",
+  [OCI_NS_UTS] = "uts", [OCI_NS_USER] = "user",       [OCI_NS_CGROUP] = "cgroup", [OCI_NS_TIME] = "time",
 };
 
 int
@@ -17,32 +17,45 @@ oci_ns_clone_flag (enum oci_ns_type t)
 {
   switch (t)
     {
-    case OCI_NS_PID: return CLONE_NEWPID;
-    case OCI_NS_NETWORK: return CLONE_NEWNET;
-    case OCI_NS_MOUNT: return CLONE_NEWNS;
-    case OCI_NS_IPC: return CLONE_NEWIPC;
-    case OCI_NS_UTS: return CLONE_NEWUTS;
-    case OCI_NS_USER: return CLONE_NEWUSER;
-    case OCI_NS_CGROUP: return CLONE_NEWCGROUP;
-    case OCI_NS_TIME: return CLONE_NEWTIME;
-    case OCI_NS_TYPES: break;
+    case OCI_NS_PID:
+      return CLONE_NEWPID;
+    case OCI_NS_NETWORK:
+      return CLONE_NEWNET;
+    case OCI_NS_MOUNT:
+      return CLONE_NEWNS;
+    case OCI_NS_IPC:
+      return CLONE_NEWIPC;
+    case OCI_NS_UTS:
+      return CLONE_NEWUTS;
+    case OCI_NS_USER:
+      return CLONE_NEWUSER;
+    case OCI_NS_CGROUP:
+      return CLONE_NEWCGROUP;
+    case OCI_NS_TIME:
+      return CLONE_NEWTIME;
+    case OCI_NS_TYPES:
+      break;
     }
   return 0;
 }
 
 /* Propagation names as runc accepts them; the "r" forms set the recursive flag. */
 static const struct oci_name propagations[] = {
-  { "private", OCI_PROPAGATION_PRIVATE },       { "shared", OCI_PROPAGATION_SHARED },
-  { "slave", OCI_PROPAGATION_SLAVE },           { "unbindable", OCI_PROPAGATION_UNBINDABLE },
-  { "rprivate", OCI_PROPAGATION_PRIVATE | 16 }, { "rshared", OCI_PROPAGATION_SHARED | 16 },
-  { "rslave", OCI_PROPAGATION_SLAVE | 16 },     { "runbindable", OCI_PROPAGATION_UNBINDABLE | 16 },
+  { "private", OCI_PROPAGATION_PRIVATE },
+  { "shared", OCI_PROPAGATION_SHARED },
+  { "slave", OCI_PROPAGATION_SLAVE },
+  { "unbindable", OCI_PROPAGATION_UNBINDABLE },
+  { "rprivate", OCI_PROPAGATION_PRIVATE | 16 },
+  { "rshared", OCI_PROPAGATION_SHARED | 16 },
+  { "rslave", OCI_PROPAGATION_SLAVE | 16 },
+  { "runbindable", OCI_PROPAGATION_UNBINDABLE | 16 },
   { NULL, 0 },
 };
 
 const char *
 oci_propagation_name (enum oci_propagation p, bool recursive)
 {
-  return oci_name_of (propagations, (int) p | (recursive ? 16 : 0));
+  return oci_name_of (propagations, (int)p | (recursive ? 16 : 0));
 }
 
 static int
@@ -71,10 +84,11 @@ parse_namespace (const struct oci_ctx *cx, const struct oci_jv *v, const struct 
 }
 
 static int
-parse_namespaces (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, struct oci_linux *l)
+parse_namespaces (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p,
+                  struct oci_linux *l)
 {
   if (oci_get_array_of (cx, v, p, "namespaces", sizeof (struct oci_namespace), parse_namespace,
-                        (void **) &l->namespaces, &l->n_namespaces)
+                        (void **)&l->namespaces, &l->n_namespaces)
       < 0)
     return -1;
   struct oci_path np = OCI_KEY (p, "namespaces");
@@ -229,14 +243,15 @@ parse_intel_rdt (const struct oci_ctx *cx, const struct oci_jv *v, const struct 
 }
 
 static int
-parse_linux_ids (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, struct oci_linux *l)
+parse_linux_ids (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p,
+                 struct oci_linux *l)
 {
   if (parse_namespaces (cx, v, p, l) < 0
       || oci_get_array_of (cx, v, p, "uidMappings", sizeof (struct oci_id_mapping), oci_parse_id_mapping,
-                           (void **) &l->uid_mappings, &l->n_uid_mappings)
+                           (void **)&l->uid_mappings, &l->n_uid_mappings)
              < 0
       || oci_get_array_of (cx, v, p, "gidMappings", sizeof (struct oci_id_mapping), oci_parse_id_mapping,
-                           (void **) &l->gid_mappings, &l->n_gid_mappings)
+                           (void **)&l->gid_mappings, &l->n_gid_mappings)
              < 0
       || parse_time_offsets (cx, v, p, l) < 0)
     return -1;
@@ -244,13 +259,14 @@ parse_linux_ids (const struct oci_ctx *cx, const struct oci_jv *v, const struct 
 }
 
 int
-oci_parse_linux (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, struct oci_linux *l)
+oci_parse_linux (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p,
+                 struct oci_linux *l)
 {
   const struct oci_jv *res;
   struct oci_path rp = OCI_KEY (p, "resources");
   if (parse_linux_ids (cx, v, p, l) < 0
-      || oci_get_array_of (cx, v, p, "devices", sizeof (struct oci_device), parse_device, (void **) &l->devices,
-                           &l->n_devices)
+      || oci_get_array_of (cx, v, p, "devices", sizeof (struct oci_device), parse_device,
+                           (void **)&l->devices, &l->n_devices)
              < 0
       || oci_get_str (cx, v, p, "cgroupsPath", false, &l->cgroups_path) < 0
       || oci_get_obj (cx, v, p, "resources", false, &res) < 0)
@@ -260,7 +276,8 @@ oci_parse_linux (const struct oci_ctx *cx, const struct oci_jv *v, const struct 
   if (parse_propagation (cx, v, p, l) < 0)
     return -1;
   OCI_SUB_OBJECT ("seccomp", l->seccomp, oci_parse_seccomp);
-  if (oci_get_kvs (cx, v, p, "sysctl", &l->sysctl) < 0 || parse_abs_paths (cx, v, p, "maskedPaths", &l->masked_paths) < 0
+  if (oci_get_kvs (cx, v, p, "sysctl", &l->sysctl) < 0
+      || parse_abs_paths (cx, v, p, "maskedPaths", &l->masked_paths) < 0
       || parse_abs_paths (cx, v, p, "readonlyPaths", &l->readonly_paths) < 0
       || oci_get_str (cx, v, p, "mountLabel", false, &l->mount_label) < 0)
     return -1;

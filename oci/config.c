@@ -54,8 +54,8 @@ oci_parse_id_mapping (const struct oci_ctx *cx, const struct oci_jv *v, const st
   if (m->size == 0)
     return oci_fail (cx, &sp, "must be greater than zero");
   /* The kernel refuses ranges that wrap around the 32-bit id space. */
-  if ((uint64_t) m->container_id + m->size > (uint64_t) UINT32_MAX + 1
-      || (uint64_t) m->host_id + m->size > (uint64_t) UINT32_MAX + 1)
+  if ((uint64_t)m->container_id + m->size > (uint64_t)UINT32_MAX + 1
+      || (uint64_t)m->host_id + m->size > (uint64_t)UINT32_MAX + 1)
     return oci_fail (cx, &sp, "%u is out of range: the mapping passes 4294967295", m->size);
   return 0;
 }
@@ -90,10 +90,10 @@ parse_mount (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_
       || oci_get_strv (cx, v, p, "options", false, &m->options) < 0)
     return -1;
   if (oci_get_array_of (cx, v, p, "uidMappings", sizeof (struct oci_id_mapping), oci_parse_id_mapping,
-                        (void **) &m->uid_mappings, &m->n_uid_mappings)
+                        (void **)&m->uid_mappings, &m->n_uid_mappings)
           < 0
       || oci_get_array_of (cx, v, p, "gidMappings", sizeof (struct oci_id_mapping), oci_parse_id_mapping,
-                           (void **) &m->gid_mappings, &m->n_gid_mappings)
+                           (void **)&m->gid_mappings, &m->n_gid_mappings)
              < 0)
     return -1;
   return 0;
@@ -124,7 +124,7 @@ parse_hooks (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_
   struct oci_path hp = OCI_KEY (p, "hooks");
   for (int k = 0; k < OCI_HOOK_KINDS; k++)
     if (oci_get_array_of (cx, h, &hp, oci_hook_kind_names[k], sizeof (struct oci_hook), parse_hook,
-                          (void **) &c->hooks[k].v, &c->hooks[k].n)
+                          (void **)&c->hooks[k].v, &c->hooks[k].n)
         < 0)
       return -1;
   return 0;
@@ -146,9 +146,10 @@ parse_sections (const struct oci_ctx *cx, const struct oci_jv *root, struct oci_
   if (parse_root (cx, root, NULL, c) < 0 || oci_get_str (cx, root, NULL, "hostname", false, &c->hostname) < 0
       || oci_get_str (cx, root, NULL, "domainname", false, &c->domainname) < 0
       || oci_get_array_of (cx, root, NULL, "mounts", sizeof (struct oci_mount), parse_mount,
-                           (void **) &c->mounts, &c->n_mounts)
+                           (void **)&c->mounts, &c->n_mounts)
              < 0
-      || parse_hooks (cx, root, NULL, c) < 0 || oci_get_kvs (cx, root, NULL, "annotations", &c->annotations) < 0
+      || parse_hooks (cx, root, NULL, c) < 0
+      || oci_get_kvs (cx, root, NULL, "annotations", &c->annotations) < 0
       || oci_get_obj (cx, root, NULL, "linux", false, &lv) < 0)
     return -1;
   if (lv)

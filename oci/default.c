@@ -4,40 +4,41 @@
 
 /* Kept as JSON so that the default goes through the same parser and
  * validation as any config. */
-static const char default_config[] =
-    "{\"ociVersion\":\"1.2.0\","
-    "\"process\":{\"terminal\":true,\"user\":{\"uid\":0,\"gid\":0},\"args\":[\"sh\"],"
-    "\"env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\"TERM=xterm\"],"
-    "\"cwd\":\"/\","
-    "\"capabilities\":{"
-    "\"bounding\":[\"CAP_AUDIT_WRITE\",\"CAP_KILL\",\"CAP_NET_BIND_SERVICE\"],"
-    "\"effective\":[\"CAP_AUDIT_WRITE\",\"CAP_KILL\",\"CAP_NET_BIND_SERVICE\"],"
-    "\"permitted\":[\"CAP_AUDIT_WRITE\",\"CAP_KILL\",\"CAP_NET_BIND_SERVICE\"]},"
-    "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1024,\"soft\":1024}],"
-    "\"noNewPrivileges\":true},"
-    "\"root\":{\"path\":\"rootfs\",\"readonly\":true},"
-    "\"hostname\":\"hull\","
-    "\"mounts\":["
-    "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
-    "{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
-    "\"options\":[\"nosuid\",\"strictatime\",\"mode=755\",\"size=65536k\"]},"
-    "{\"destination\":\"/dev/pts\",\"type\":\"devpts\",\"source\":\"devpts\","
-    "\"options\":[\"nosuid\",\"noexec\",\"newinstance\",\"ptmxmode=0666\",\"mode=0620\",\"gid=5\"]},"
-    "{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\","
-    "\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"mode=1777\",\"size=65536k\"]},"
-    "{\"destination\":\"/dev/mqueue\",\"type\":\"mqueue\",\"source\":\"mqueue\","
-    "\"options\":[\"nosuid\",\"noexec\",\"nodev\"]},"
-    "{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\","
-    "\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"ro\"]},"
-    "{\"destination\":\"/sys/fs/cgroup\",\"type\":\"cgroup\",\"source\":\"cgroup\","
-    "\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"relatime\",\"ro\"]}],"
-    "\"linux\":{"
-    "\"resources\":{\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]},"
-    "\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},"
-    "{\"type\":\"mount\"},{\"type\":\"cgroup\"}],"
-    "\"maskedPaths\":[\"/proc/acpi\",\"/proc/asound\",\"/proc/kcore\",\"/proc/keys\",\"/proc/latency_stats\","
-    "\"/proc/timer_list\",\"/proc/timer_stats\",\"/proc/sched_debug\",\"/sys/firmware\",\"/proc/scsi\"],"
-    "\"readonlyPaths\":[\"/proc/bus\",\"/proc/fs\",\"/proc/irq\",\"/proc/sys\",\"/proc/sysrq-trigger\"]}}";
+static const char default_config[]
+    = "{\"ociVersion\":\"1.2.0\","
+      "\"process\":{\"terminal\":true,\"user\":{\"uid\":0,\"gid\":0},\"args\":[\"sh\"],"
+      "\"env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\"TERM=xterm\"],"
+      "\"cwd\":\"/\","
+      "\"capabilities\":{"
+      "\"bounding\":[\"CAP_AUDIT_WRITE\",\"CAP_KILL\",\"CAP_NET_BIND_SERVICE\"],"
+      "\"effective\":[\"CAP_AUDIT_WRITE\",\"CAP_KILL\",\"CAP_NET_BIND_SERVICE\"],"
+      "\"permitted\":[\"CAP_AUDIT_WRITE\",\"CAP_KILL\",\"CAP_NET_BIND_SERVICE\"]},"
+      "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1024,\"soft\":1024}],"
+      "\"noNewPrivileges\":true},"
+      "\"root\":{\"path\":\"rootfs\",\"readonly\":true},"
+      "\"hostname\":\"hull\","
+      "\"mounts\":["
+      "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+      "{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
+      "\"options\":[\"nosuid\",\"strictatime\",\"mode=755\",\"size=65536k\"]},"
+      "{\"destination\":\"/dev/pts\",\"type\":\"devpts\",\"source\":\"devpts\","
+      "\"options\":[\"nosuid\",\"noexec\",\"newinstance\",\"ptmxmode=0666\",\"mode=0620\",\"gid=5\"]},"
+      "{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\","
+      "\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"mode=1777\",\"size=65536k\"]},"
+      "{\"destination\":\"/dev/mqueue\",\"type\":\"mqueue\",\"source\":\"mqueue\","
+      "\"options\":[\"nosuid\",\"noexec\",\"nodev\"]},"
+      "{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\","
+      "\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"ro\"]},"
+      "{\"destination\":\"/sys/fs/cgroup\",\"type\":\"cgroup\",\"source\":\"cgroup\","
+      "\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"relatime\",\"ro\"]}],"
+      "\"linux\":{"
+      "\"resources\":{\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]},"
+      "\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},"
+      "{\"type\":\"mount\"},{\"type\":\"cgroup\"}],"
+      "\"maskedPaths\":[\"/proc/acpi\",\"/proc/asound\",\"/proc/kcore\",\"/proc/keys\","
+      "\"/proc/latency_stats\",\"/proc/timer_list\",\"/proc/timer_stats\",\"/proc/sched_debug\","
+      "\"/sys/firmware\",\"/proc/scsi\"],"
+      "\"readonlyPaths\":[\"/proc/bus\",\"/proc/fs\",\"/proc/irq\",\"/proc/sys\",\"/proc/sysrq-trigger\"]}}";
 
 static void
 rootless_namespaces (struct oci_linux *l)
@@ -92,7 +93,7 @@ rootless_sys_mount (struct oci_mount *m)
   strv_free (m->options);
   m->type = xstrdup ("none");
   m->source = xstrdup ("/sys");
-  m->options = strv_dup ((char *const *) opts);
+  m->options = strv_dup ((char *const *)opts);
 }
 
 static void
@@ -120,7 +121,8 @@ struct oci_config *
 oci_config_default (bool rootless, uid_t uid, gid_t gid)
 {
   hull_error_t err = NULL;
-  struct oci_config *c = oci_config_parse (default_config, sizeof (default_config) - 1, "default config", &err);
+  struct oci_config *c
+      = oci_config_parse (default_config, sizeof (default_config) - 1, "default config", &err);
   if (c == NULL)
     {
       /* Only a bug in the template above can get here. */

@@ -7,17 +7,18 @@
 
 /* The mount options ns/ maps to MS_* flags. */
 static const char *const mount_options[] = {
-  "async",  "atime",   "bind",       "dev",        "diratime",    "dirsync",  "exec",   "lazytime",
-  "loud",   "mand",    "noatime",    "nodev",      "nodiratime",  "noexec",   "nolazytime", "nomand",
-  "norelatime", "nostrictatime", "nosuid", "private", "rbind",    "relatime", "remount", "ro",
-  "rprivate", "rshared", "rslave",   "runbindable", "rw",         "shared",   "silent", "slave",
-  "strictatime", "suid", "sync",     "unbindable", NULL,
+  "async",      "atime",   "bind",       "dev",           "diratime",    "dirsync",    "exec",
+  "lazytime",   "loud",    "mand",       "noatime",       "nodev",       "nodiratime", "noexec",
+  "nolazytime", "nomand",  "norelatime", "nostrictatime", "nosuid",      "private",    "rbind",
+  "relatime",   "remount", "ro",         "rprivate",      "rshared",     "rslave",     "runbindable",
+  "rw",         "shared",  "silent",     "slave",         "strictatime", "suid",       "sync",
+  "unbindable", NULL,
 };
 
 static void
 gen_list (yajl_gen g, const char *key, const char *const *v)
 {
-  oci_gen_key_strv (g, key, (char *const *) v);
+  oci_gen_key_strv (g, key, (char *const *)v);
 }
 
 static void
@@ -45,7 +46,7 @@ gen_capabilities (yajl_gen g)
 {
   oci_gen_key (g, "capabilities");
   yajl_gen_array_open (g);
-  for (cap_value_t c = 0; c < (cap_value_t) cap_max_bits (); c++)
+  for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits (); c++)
     {
       char *name = cap_to_name (c);
       if (name == NULL)
@@ -53,7 +54,7 @@ gen_capabilities (yajl_gen g)
       if (hull_str_has_prefix (name, "cap_"))
         {
           for (char *s = name; *s; s++)
-            *s = (char) toupper ((unsigned char) *s);
+            *s = (char)toupper ((unsigned char)*s);
           oci_gen_str (g, name);
         }
       cap_free (name);

@@ -31,6 +31,17 @@ oci_jv_bool (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_
   return 0;
 }
 
+/* A number as written, cut short for messages. */
+#define NUM_SHOWN 40
+static const char *
+shown (const struct oci_jv *v, char buf[NUM_SHOWN + 4])
+{
+  if (strlen (v->s) <= NUM_SHOWN)
+    return v->s;
+  snprintf (buf, NUM_SHOWN + 4, "%.*s...", NUM_SHOWN, v->s);
+  return buf;
+}
+
 /* yajl hands numbers over as written; fractions and exponents are refused
  * rather than rounded, as Go's encoding/json does for integer fields. */
 static int
@@ -38,22 +49,24 @@ expect_integer (const struct oci_ctx *cx, const struct oci_jv *v, const struct o
 {
   if (v->type != OCI_J_NUMBER)
     return oci_fail (cx, p, "expected an integer, got %s", oci_jtype_name (v->type));
+  char buf[NUM_SHOWN + 4];
   if (strpbrk (v->s, ".eE") != NULL)
-    return oci_fail (cx, p, "expected an integer, got %s", v->s);
+    return oci_fail (cx, p, "expected an integer, got %s", shown (v, buf));
   return 0;
 }
 
 int
-oci_jv_i64 (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, int64_t min, int64_t max,
-            int64_t *out)
+oci_jv_i64 (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, int64_t min,
+            int64_t max, int64_t *out)
 {
   if (expect_integer (cx, v, p) < 0)
     return -1;
   char *end;
   errno = 0;
   long long r = strtoll (v->s, &end, 10);
+  char buf[NUM_SHOWN + 4];
   if (errno != 0 || *end != '\0' || r < min || r > max)
-    return oci_fail (cx, p, "%s is out of range (%" PRId64 "..%" PRId64 ")", v->s, min, max);
+    return oci_fail (cx, p, "%s is out of range (%" PRId64 "..%" PRId64 ")", shown (v, buf), min, max);
   *out = r;
   return 0;
 }
@@ -69,8 +82,9 @@ oci_jv_u64 (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_p
   unsigned long long r = strtoull (v->s, &end, 10);
   /* strtoull accepts "-1" as ULLONG_MAX; "-0" is the only negative allowed. */
   bool negative = v->s[0] == '-' && r != 0;
+  char buf[NUM_SHOWN + 4];
   if (negative || errno != 0 || *end != '\0' || r > max)
-    return oci_fail (cx, p, "%s is out of range (0..%" PRIu64 ")", v->s, max);
+    return oci_fail (cx, p, "%s is out of range (0..%" PRIu64 ")", shown (v, buf), max);
   *out = r;
   return 0;
 }
@@ -202,7 +216,7 @@ oci_get_u32 (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oc
   uint64_t v = 0;
   int r = oci_get_u64 (cx, obj, p, key, required, UINT32_MAX, &v);
   if (r > 0)
-    *out = (uint32_t) v;
+    *out = (uint32_t)v;
   return r;
 }
 
@@ -238,8 +252,8 @@ oci_get_arr (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oc
 }
 
 int
-oci_get_opt_i64 (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p, const char *key,
-                 int64_t min, int64_t max, oci_i64 *out)
+oci_get_opt_i64 (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
+                 const char *key, int64_t min, int64_t max, oci_i64 *out)
 {
   int r = oci_get_i64 (cx, obj, p, key, false, min, max, &out->v);
   out->set = r > 0;
@@ -247,8 +261,8 @@ oci_get_opt_i64 (const struct oci_ctx *cx, const struct oci_jv *obj, const struc
 }
 
 int
-oci_get_opt_u64 (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p, const char *key,
-                 uint64_t max, oci_u64 *out)
+oci_get_opt_u64 (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
+                 const char *key, uint64_t max, oci_u64 *out)
 {
   int r = oci_get_u64 (cx, obj, p, key, false, max, &out->v);
   out->set = r > 0;
@@ -256,8 +270,8 @@ oci_get_opt_u64 (const struct oci_ctx *cx, const struct oci_jv *obj, const struc
 }
 
 int
-oci_get_opt_bool (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p, const char *key,
-                  oci_bool *out)
+oci_get_opt_bool (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
+                  const char *key, oci_bool *out)
 {
   int r = oci_get_bool (cx, obj, p, key, false, &out->v);
   out->set = r > 0;
@@ -265,8 +279,8 @@ oci_get_opt_bool (const struct oci_ctx *cx, const struct oci_jv *obj, const stru
 }
 
 int
-oci_get_array_of (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p, const char *key,
-                  size_t size, oci_elem_fn fn, void **out, size_t *n)
+oci_get_array_of (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
+                  const char *key, size_t size, oci_elem_fn fn, void **out, size_t *n)
 {
   const struct oci_jv *arr;
   int r = oci_get_arr (cx, obj, p, key, false, &arr);
@@ -280,7 +294,7 @@ oci_get_array_of (const struct oci_ctx *cx, const struct oci_jv *obj, const stru
       struct oci_path ep = OCI_IDX (&kp, i);
       if (oci_jv_expect (cx, arr->items[i], &ep, OCI_J_OBJECT) < 0)
         return -1;
-      if (fn (cx, arr->items[i], &ep, (char *) *out + i * size) < 0)
+      if (fn (cx, arr->items[i], &ep, (char *)*out + i * size) < 0)
         return -1;
     }
   return 1;

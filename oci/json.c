@@ -119,7 +119,7 @@ dup_string (struct builder *b, const unsigned char *s, size_t len)
       cancel (b, "string contains a NUL character");
       return NULL;
     }
-  return xstrndup ((const char *) s, len);
+  return xstrndup ((const char *)s, len);
 }
 
 static int
@@ -174,7 +174,7 @@ on_map_key (void *ctx, const unsigned char *s, size_t len)
 static int
 cmp_keys (const void *a, const void *b)
 {
-  return strcmp (*(char *const *) a, *(char *const *) b);
+  return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
 /* Duplicate keys are refused: parsers disagree on which one wins, and a
@@ -230,16 +230,17 @@ line_at (const char *buf, size_t off)
 }
 
 static int
-parse_error (yajl_handle h, struct builder *b, const char *buf, size_t off, const char *doc, hull_error_t *err)
+parse_error (yajl_handle h, struct builder *b, const char *buf, size_t off, const char *doc,
+             hull_error_t *err)
 {
   unsigned line = line_at (buf, off);
   if (b->msg)
     return hull_make_error (err, 0, "%s: line %u: %s", doc, line, b->msg);
   unsigned char *text = yajl_get_error (h, 0, NULL, 0);
-  size_t tl = strlen ((char *) text);
+  size_t tl = strlen ((char *)text);
   while (tl > 0 && (text[tl - 1] == '\n' || text[tl - 1] == ' '))
     text[--tl] = '\0';
-  hull_make_error (err, 0, "%s: line %u: %s", doc, line, (char *) text);
+  hull_make_error (err, 0, "%s: line %u: %s", doc, line, (char *)text);
   yajl_free_error (h, text);
   return -1;
 }
@@ -263,7 +264,7 @@ oci_json_parse (const char *buf, size_t len, const char *doc, struct oci_jv **ou
   yajl_handle h = yajl_alloc (&callbacks, NULL, &b);
   if (h == NULL)
     abort ();
-  yajl_status st = yajl_parse (h, (const unsigned char *) buf, len);
+  yajl_status st = yajl_parse (h, (const unsigned char *)buf, len);
   if (st != yajl_status_ok)
     {
       size_t off = yajl_get_bytes_consumed (h);
@@ -350,13 +351,13 @@ oci_quote (const char *s)
   *o++ = '"';
   for (size_t i = 0; i < n; i++)
     {
-      unsigned char c = (unsigned char) s[i];
+      unsigned char c = (unsigned char)s[i];
       if (c == '"' || c == '\\')
         o += sprintf (o, "\\%c", c);
       else if (c < 0x20 || c == 0x7f)
         o += sprintf (o, "\\x%02x", c);
       else
-        *o++ = (char) c;
+        *o++ = (char)c;
     }
   *o++ = '"';
   if (len > n)
@@ -370,12 +371,18 @@ oci_jtype_name (enum oci_jtype t)
 {
   switch (t)
     {
-    case OCI_J_NULL: return "null";
-    case OCI_J_BOOL: return "a boolean";
-    case OCI_J_NUMBER: return "a number";
-    case OCI_J_STRING: return "a string";
-    case OCI_J_OBJECT: return "an object";
-    case OCI_J_ARRAY: return "an array";
+    case OCI_J_NULL:
+      return "null";
+    case OCI_J_BOOL:
+      return "a boolean";
+    case OCI_J_NUMBER:
+      return "a number";
+    case OCI_J_STRING:
+      return "a string";
+    case OCI_J_OBJECT:
+      return "an object";
+    case OCI_J_ARRAY:
+      return "an array";
     }
   return "?";
 }

@@ -13,7 +13,15 @@
  * bound keeps every recursive walk over the tree safe. */
 #define OCI_JSON_MAX_DEPTH 64
 
-enum oci_jtype { OCI_J_NULL, OCI_J_BOOL, OCI_J_NUMBER, OCI_J_STRING, OCI_J_OBJECT, OCI_J_ARRAY };
+enum oci_jtype
+{
+  OCI_J_NULL,
+  OCI_J_BOOL,
+  OCI_J_NUMBER,
+  OCI_J_STRING,
+  OCI_J_OBJECT,
+  OCI_J_ARRAY
+};
 
 struct oci_jv
 {
@@ -63,7 +71,8 @@ const struct oci_jv *oci_jv_member (const struct oci_jv *obj, const char *key);
 const char *oci_jtype_name (enum oci_jtype t);
 
 /* Value-level conversions: v is never NULL; p is v's path. */
-int oci_jv_expect (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, enum oci_jtype t);
+int oci_jv_expect (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p,
+                   enum oci_jtype t);
 int oci_jv_str (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, char **out);
 int oci_jv_bool (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, bool *out);
 int oci_jv_i64 (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, int64_t min,
@@ -71,35 +80,36 @@ int oci_jv_i64 (const struct oci_ctx *cx, const struct oci_jv *v, const struct o
 int oci_jv_u64 (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, uint64_t max,
                 uint64_t *out);
 int oci_jv_strv (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, char ***out);
-int oci_jv_kvs (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, struct oci_kvs *out);
+int oci_jv_kvs (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p,
+                struct oci_kvs *out);
 
 /* Member-level getters: return 1 when the member is present, 0 when it is
  * absent (an error if `required`), -1 on error.  `p` is obj's path. */
-int oci_get_str (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p, const char *key,
-                 bool required, char **out);
-int oci_get_bool (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p, const char *key,
-                  bool required, bool *out);
-int oci_get_i64 (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p, const char *key,
-                 bool required, int64_t min, int64_t max, int64_t *out);
-int oci_get_u64 (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p, const char *key,
-                 bool required, uint64_t max, uint64_t *out);
-int oci_get_u32 (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p, const char *key,
-                 bool required, uint32_t *out);
+int oci_get_str (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
+                 const char *key, bool required, char **out);
+int oci_get_bool (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
+                  const char *key, bool required, bool *out);
+int oci_get_i64 (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
+                 const char *key, bool required, int64_t min, int64_t max, int64_t *out);
+int oci_get_u64 (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
+                 const char *key, bool required, uint64_t max, uint64_t *out);
+int oci_get_u32 (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
+                 const char *key, bool required, uint32_t *out);
 int oci_get_opt_i64 (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
                      const char *key, int64_t min, int64_t max, oci_i64 *out);
 int oci_get_opt_u64 (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
                      const char *key, uint64_t max, oci_u64 *out);
 int oci_get_opt_bool (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
                       const char *key, oci_bool *out);
-int oci_get_strv (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p, const char *key,
-                  bool required, char ***out);
-int oci_get_kvs (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p, const char *key,
-                 struct oci_kvs *out);
+int oci_get_strv (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
+                  const char *key, bool required, char ***out);
+int oci_get_kvs (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
+                 const char *key, struct oci_kvs *out);
 /* Type-checked object or array member. */
-int oci_get_obj (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p, const char *key,
-                 bool required, const struct oci_jv **out);
-int oci_get_arr (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p, const char *key,
-                 bool required, const struct oci_jv **out);
+int oci_get_obj (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
+                 const char *key, bool required, const struct oci_jv **out);
+int oci_get_arr (const struct oci_ctx *cx, const struct oci_jv *obj, const struct oci_path *p,
+                 const char *key, bool required, const struct oci_jv **out);
 
 /* Parses an array member of objects into a zeroed array of `size`-byte
  * elements with `fn` (called with the element, already checked to be an
@@ -133,15 +143,20 @@ int oci_get_array_of (const struct oci_ctx *cx, const struct oci_jv *obj, const 
 int oci_check_abs (const struct oci_ctx *cx, const struct oci_path *p, const char *path);
 
 /* Name <-> value tables for the enums of the spec. */
-struct oci_name { const char *name; int value; };
+struct oci_name
+{
+  const char *name;
+  int value;
+};
 int oci_name_lookup (const struct oci_name *table, const char *name); /* -1 when unknown */
-const char *oci_name_of (const struct oci_name *table, int value);     /* NULL when unknown */
+const char *oci_name_of (const struct oci_name *table, int value);    /* NULL when unknown */
 
 /* ---- sections (oci/config*.c, oci/process.c, oci/resources.c, oci/seccomp.c) - */
 int oci_parse_process_into (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p,
                             struct oci_process *out);
 void oci_process_release (struct oci_process *p);
-int oci_parse_id_mapping (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, void *dst);
+int oci_parse_id_mapping (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p,
+                          void *dst);
 int oci_parse_linux (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p,
                      struct oci_linux *out);
 void oci_linux_free (struct oci_linux *l);
@@ -175,7 +190,7 @@ void oci_gen_key_opt_i64 (yajl_gen g, const char *key, oci_i64 v);
 void oci_gen_key_opt_u64 (yajl_gen g, const char *key, oci_u64 v);
 void oci_gen_key_opt_bool (yajl_gen g, const char *key, oci_bool v);
 void oci_gen_u64 (yajl_gen g, uint64_t v);
-void oci_gen_key_strv (yajl_gen g, const char *key, char *const *v); /* skipped when v is NULL */
+void oci_gen_key_strv (yajl_gen g, const char *key, char *const *v);           /* skipped when v is NULL */
 void oci_gen_key_kvs (yajl_gen g, const char *key, const struct oci_kvs *kvs); /* skipped when empty */
 
 void oci_gen_process (yajl_gen g, const struct oci_process *p);

@@ -26,7 +26,7 @@ oci_gen_finish (yajl_gen g)
   size_t len;
   if (yajl_gen_get_buf (g, &buf, &len) != yajl_gen_status_ok)
     abort ();
-  char *out = xstrndup ((const char *) buf, len);
+  char *out = xstrndup ((const char *)buf, len);
   yajl_gen_free (g);
   return out;
 }
@@ -34,7 +34,7 @@ oci_gen_finish (yajl_gen g)
 void
 oci_gen_str (yajl_gen g, const char *s)
 {
-  yajl_gen_string (g, (const unsigned char *) s, strlen (s));
+  yajl_gen_string (g, (const unsigned char *)s, strlen (s));
 }
 
 void
@@ -65,7 +65,7 @@ oci_gen_u64 (yajl_gen g, uint64_t v)
 {
   char buf[32];
   int n = snprintf (buf, sizeof (buf), "%" PRIu64, v);
-  yajl_gen_number (g, buf, (size_t) n);
+  yajl_gen_number (g, buf, (size_t)n);
 }
 
 void

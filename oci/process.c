@@ -5,18 +5,24 @@
 #include <sched.h>
 #include <sys/resource.h>
 
-#define RLIMIT_NAME(n) { "RLIMIT_" #n, RLIMIT_##n }
+#define RLIMIT_NAME(n)                                                                                       \
+  {                                                                                                          \
+    "RLIMIT_" #n, RLIMIT_##n                                                                                 \
+  }
 static const struct oci_name rlimit_names[] = {
-  RLIMIT_NAME (AS),     RLIMIT_NAME (CORE),       RLIMIT_NAME (CPU),    RLIMIT_NAME (DATA),
-  RLIMIT_NAME (FSIZE),  RLIMIT_NAME (LOCKS),      RLIMIT_NAME (MEMLOCK), RLIMIT_NAME (MSGQUEUE),
-  RLIMIT_NAME (NICE),   RLIMIT_NAME (NOFILE),     RLIMIT_NAME (NPROC),  RLIMIT_NAME (RSS),
-  RLIMIT_NAME (RTPRIO), RLIMIT_NAME (RTTIME),     RLIMIT_NAME (SIGPENDING), RLIMIT_NAME (STACK),
+  RLIMIT_NAME (AS),     RLIMIT_NAME (CORE),   RLIMIT_NAME (CPU),        RLIMIT_NAME (DATA),
+  RLIMIT_NAME (FSIZE),  RLIMIT_NAME (LOCKS),  RLIMIT_NAME (MEMLOCK),    RLIMIT_NAME (MSGQUEUE),
+  RLIMIT_NAME (NICE),   RLIMIT_NAME (NOFILE), RLIMIT_NAME (NPROC),      RLIMIT_NAME (RSS),
+  RLIMIT_NAME (RTPRIO), RLIMIT_NAME (RTTIME), RLIMIT_NAME (SIGPENDING), RLIMIT_NAME (STACK),
   { NULL, 0 },
 };
 
 /* The kernel's IOPRIO_CLASS_* values (linux/ioprio.h). */
 static const struct oci_name ioprio_classes[] = {
-  { "IOPRIO_CLASS_RT", 1 }, { "IOPRIO_CLASS_BE", 2 }, { "IOPRIO_CLASS_IDLE", 3 }, { NULL, 0 },
+  { "IOPRIO_CLASS_RT", 1 },
+  { "IOPRIO_CLASS_BE", 2 },
+  { "IOPRIO_CLASS_IDLE", 3 },
+  { NULL, 0 },
 };
 
 /* The kernel's SCHED_* values; SCHED_ISO is reserved but named by the spec. */
@@ -50,7 +56,8 @@ static int
 parse_user (const struct oci_ctx *cx, const struct oci_jv *u, const struct oci_path *p, struct oci_user *out)
 {
   const struct oci_jv *gids;
-  if (oci_get_u32 (cx, u, p, "uid", false, &out->uid) < 0 || oci_get_u32 (cx, u, p, "gid", false, &out->gid) < 0
+  if (oci_get_u32 (cx, u, p, "uid", false, &out->uid) < 0
+      || oci_get_u32 (cx, u, p, "gid", false, &out->gid) < 0
       || oci_get_opt_u64 (cx, u, p, "umask", UINT32_MAX, &out->umask) < 0
       || oci_get_str (cx, u, p, "username", false, &out->username) < 0
       || oci_get_arr (cx, u, p, "additionalGids", false, &gids) < 0)
@@ -66,7 +73,7 @@ parse_user (const struct oci_ctx *cx, const struct oci_jv *u, const struct oci_p
       uint64_t g;
       if (oci_jv_u64 (cx, gids->items[i], &ep, UINT32_MAX, &g) < 0)
         return -1;
-      out->additional_gids[i] = (uint32_t) g;
+      out->additional_gids[i] = (uint32_t)g;
     }
   return 0;
 }
@@ -100,9 +107,10 @@ parse_rlimit (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci
 }
 
 static int
-parse_rlimits (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, struct oci_process *out)
+parse_rlimits (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p,
+               struct oci_process *out)
 {
-  if (oci_get_array_of (cx, v, p, "rlimits", sizeof (struct oci_rlimit), parse_rlimit, (void **) &out->rlimits,
+  if (oci_get_array_of (cx, v, p, "rlimits", sizeof (struct oci_rlimit), parse_rlimit, (void **)&out->rlimits,
                         &out->n_rlimits)
       < 0)
     return -1;

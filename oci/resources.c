@@ -7,7 +7,8 @@ parse_device_rule (const struct oci_ctx *cx, const struct oci_jv *v, const struc
   struct oci_device_cgroup *d = dst;
   cleanup_free char *type = NULL;
   struct oci_path tp = OCI_KEY (p, "type"), ap = OCI_KEY (p, "access");
-  if (oci_get_bool (cx, v, p, "allow", true, &d->allow) < 0 || oci_get_str (cx, v, p, "type", false, &type) < 0)
+  if (oci_get_bool (cx, v, p, "allow", true, &d->allow) < 0
+      || oci_get_str (cx, v, p, "type", false, &type) < 0)
     return -1;
   d->type = 'a';
   if (type)
@@ -33,7 +34,8 @@ parse_device_rule (const struct oci_ctx *cx, const struct oci_jv *v, const struc
 }
 
 static int
-parse_memory (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, struct oci_resources *r)
+parse_memory (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p,
+              struct oci_resources *r)
 {
   if (oci_get_opt_i64 (cx, v, p, "limit", INT64_MIN, INT64_MAX, &r->memory.limit) < 0
       || oci_get_opt_i64 (cx, v, p, "reservation", INT64_MIN, INT64_MAX, &r->memory.reservation) < 0
@@ -49,7 +51,8 @@ parse_memory (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci
 }
 
 static int
-parse_cpu (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, struct oci_resources *r)
+parse_cpu (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p,
+           struct oci_resources *r)
 {
   if (oci_get_opt_u64 (cx, v, p, "shares", UINT64_MAX, &r->cpu.shares) < 0
       || oci_get_opt_i64 (cx, v, p, "quota", INT64_MIN, INT64_MAX, &r->cpu.quota) < 0
@@ -89,7 +92,7 @@ parse_throttle_device (const struct oci_ctx *cx, const struct oci_jv *v, const s
 
 #define THROTTLE(KEY, FIELD)                                                                                 \
   oci_get_array_of (cx, v, p, KEY, sizeof (struct oci_throttle_device), parse_throttle_device,               \
-                    (void **) &r->block_io.FIELD, &r->block_io.n_##FIELD)
+                    (void **)&r->block_io.FIELD, &r->block_io.n_##FIELD)
 
 static int
 parse_block_io (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p,
@@ -98,7 +101,7 @@ parse_block_io (const struct oci_ctx *cx, const struct oci_jv *v, const struct o
   if (oci_get_opt_u64 (cx, v, p, "weight", UINT16_MAX, &r->block_io.weight) < 0
       || oci_get_opt_u64 (cx, v, p, "leafWeight", UINT16_MAX, &r->block_io.leaf_weight) < 0
       || oci_get_array_of (cx, v, p, "weightDevice", sizeof (struct oci_weight_device), parse_weight_device,
-                           (void **) &r->block_io.weight_device, &r->block_io.n_weight_device)
+                           (void **)&r->block_io.weight_device, &r->block_io.n_weight_device)
              < 0
       || THROTTLE ("throttleReadBpsDevice", throttle_read_bps) < 0
       || THROTTLE ("throttleWriteBpsDevice", throttle_write_bps) < 0
@@ -147,7 +150,8 @@ parse_network (const struct oci_ctx *cx, const struct oci_jv *v, const struct oc
 }
 
 static int
-parse_rdma (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, struct oci_resources *r)
+parse_rdma (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p,
+            struct oci_resources *r)
 {
   const struct oci_jv *m;
   int ret = oci_get_obj (cx, v, p, "rdma", false, &m);
@@ -171,7 +175,8 @@ parse_rdma (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_p
 /* Runs an object-section parser on the optional member KEY. */
 static int
 section (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, const char *key,
-         int (*fn) (const struct oci_ctx *, const struct oci_jv *, const struct oci_path *, struct oci_resources *),
+         int (*fn) (const struct oci_ctx *, const struct oci_jv *, const struct oci_path *,
+                    struct oci_resources *),
          struct oci_resources *r)
 {
   const struct oci_jv *s;
@@ -183,7 +188,8 @@ section (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path
 }
 
 static int
-parse_pids (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p, struct oci_resources *r)
+parse_pids (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_path *p,
+            struct oci_resources *r)
 {
   return oci_get_opt_i64 (cx, v, p, "limit", INT64_MIN, INT64_MAX, &r->pids.limit);
 }
@@ -196,12 +202,12 @@ oci_parse_resources_into (const struct oci_ctx *cx, const struct oci_jv *v, cons
     return -1;
   r->present = true;
   if (oci_get_array_of (cx, v, p, "devices", sizeof (struct oci_device_cgroup), parse_device_rule,
-                        (void **) &r->devices, &r->n_devices)
+                        (void **)&r->devices, &r->n_devices)
           < 0
       || section (cx, v, p, "memory", parse_memory, r) < 0 || section (cx, v, p, "cpu", parse_cpu, r) < 0
       || section (cx, v, p, "pids", parse_pids, r) < 0 || section (cx, v, p, "blockIO", parse_block_io, r) < 0
       || oci_get_array_of (cx, v, p, "hugepageLimits", sizeof (struct oci_hugepage_limit), parse_hugepage,
-                           (void **) &r->hugepage_limits, &r->n_hugepage_limits)
+                           (void **)&r->hugepage_limits, &r->n_hugepage_limits)
              < 0
       || section (cx, v, p, "network", parse_network, r) < 0 || parse_rdma (cx, v, p, r) < 0
       || oci_get_kvs (cx, v, p, "unified", &r->unified) < 0)

@@ -3,30 +3,39 @@
 #include "oci-internal.h"
 
 /* Values are only used to tell which actions take an errno. */
-enum { ACT_PLAIN, ACT_WITH_ERRNO, ACT_NOTIFY };
+enum
+{
+  ACT_PLAIN,
+  ACT_WITH_ERRNO,
+  ACT_NOTIFY
+};
 const struct oci_name oci_seccomp_actions[] = {
-  { "SCMP_ACT_KILL", ACT_PLAIN },          { "SCMP_ACT_KILL_PROCESS", ACT_PLAIN },
-  { "SCMP_ACT_KILL_THREAD", ACT_PLAIN },   { "SCMP_ACT_TRAP", ACT_PLAIN },
-  { "SCMP_ACT_ERRNO", ACT_WITH_ERRNO },    { "SCMP_ACT_TRACE", ACT_WITH_ERRNO },
-  { "SCMP_ACT_ALLOW", ACT_PLAIN },         { "SCMP_ACT_LOG", ACT_PLAIN },
-  { "SCMP_ACT_NOTIFY", ACT_NOTIFY },       { NULL, 0 },
+  { "SCMP_ACT_KILL", ACT_PLAIN },        { "SCMP_ACT_KILL_PROCESS", ACT_PLAIN },
+  { "SCMP_ACT_KILL_THREAD", ACT_PLAIN }, { "SCMP_ACT_TRAP", ACT_PLAIN },
+  { "SCMP_ACT_ERRNO", ACT_WITH_ERRNO },  { "SCMP_ACT_TRACE", ACT_WITH_ERRNO },
+  { "SCMP_ACT_ALLOW", ACT_PLAIN },       { "SCMP_ACT_LOG", ACT_PLAIN },
+  { "SCMP_ACT_NOTIFY", ACT_NOTIFY },     { NULL, 0 },
 };
 
 const struct oci_name oci_seccomp_ops[] = {
-  { "SCMP_CMP_NE", OCI_SCMP_CMP_NE }, { "SCMP_CMP_LT", OCI_SCMP_CMP_LT },
-  { "SCMP_CMP_LE", OCI_SCMP_CMP_LE }, { "SCMP_CMP_EQ", OCI_SCMP_CMP_EQ },
-  { "SCMP_CMP_GE", OCI_SCMP_CMP_GE }, { "SCMP_CMP_GT", OCI_SCMP_CMP_GT },
-  { "SCMP_CMP_MASKED_EQ", OCI_SCMP_CMP_MASKED_EQ }, { NULL, 0 },
+  { "SCMP_CMP_NE", OCI_SCMP_CMP_NE },
+  { "SCMP_CMP_LT", OCI_SCMP_CMP_LT },
+  { "SCMP_CMP_LE", OCI_SCMP_CMP_LE },
+  { "SCMP_CMP_EQ", OCI_SCMP_CMP_EQ },
+  { "SCMP_CMP_GE", OCI_SCMP_CMP_GE },
+  { "SCMP_CMP_GT", OCI_SCMP_CMP_GT },
+  { "SCMP_CMP_MASKED_EQ", OCI_SCMP_CMP_MASKED_EQ },
+  { NULL, 0 },
 };
 
 /* The architectures the spec names (config-linux.md). */
 const char *const oci_seccomp_archs[] = {
-  "SCMP_ARCH_X86",         "SCMP_ARCH_X86_64",    "SCMP_ARCH_X32",      "SCMP_ARCH_ARM",
-  "SCMP_ARCH_AARCH64",     "SCMP_ARCH_MIPS",      "SCMP_ARCH_MIPS64",   "SCMP_ARCH_MIPS64N32",
-  "SCMP_ARCH_MIPSEL",      "SCMP_ARCH_MIPSEL64",  "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC",
-  "SCMP_ARCH_PPC64",       "SCMP_ARCH_PPC64LE",   "SCMP_ARCH_S390",     "SCMP_ARCH_S390X",
-  "SCMP_ARCH_PARISC",      "SCMP_ARCH_PARISC64",  "SCMP_ARCH_RISCV64",  "SCMP_ARCH_LOONGARCH64",
-  "SCMP_ARCH_M68K",        "SCMP_ARCH_SH",        "SCMP_ARCH_SHEB",     NULL,
+  "SCMP_ARCH_X86",     "SCMP_ARCH_X86_64",   "SCMP_ARCH_X32",         "SCMP_ARCH_ARM",
+  "SCMP_ARCH_AARCH64", "SCMP_ARCH_MIPS",     "SCMP_ARCH_MIPS64",      "SCMP_ARCH_MIPS64N32",
+  "SCMP_ARCH_MIPSEL",  "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC",
+  "SCMP_ARCH_PPC64",   "SCMP_ARCH_PPC64LE",  "SCMP_ARCH_S390",        "SCMP_ARCH_S390X",
+  "SCMP_ARCH_PARISC",  "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64",     "SCMP_ARCH_LOONGARCH64",
+  "SCMP_ARCH_M68K",    "SCMP_ARCH_SH",       "SCMP_ARCH_SHEB",        NULL,
 };
 
 const char *const oci_seccomp_flags[] = {
@@ -88,7 +97,7 @@ parse_arg (const struct oci_ctx *cx, const struct oci_jv *v, const struct oci_pa
       || oci_get_u64 (cx, v, p, "valueTwo", false, UINT64_MAX, &a->value_two) < 0
       || oci_get_str (cx, v, p, "op", true, &a->op_name) < 0)
     return -1;
-  a->index = (uint32_t) index;
+  a->index = (uint32_t)index;
   int op_value = oci_name_lookup (oci_seccomp_ops, a->op_name);
   if (op_value < 0)
     {
@@ -112,7 +121,7 @@ parse_syscall (const struct oci_ctx *cx, const struct oci_jv *v, const struct oc
       || oci_get_opt_u64 (cx, v, p, "errnoRet", ERRNO_RET_MAX, &s->errno_ret) < 0
       || check_action (cx, &ap, s->action, s->errno_ret.set, &ep) < 0)
     return -1;
-  if (oci_get_array_of (cx, v, p, "args", sizeof (struct oci_seccomp_arg), parse_arg, (void **) &s->args,
+  if (oci_get_array_of (cx, v, p, "args", sizeof (struct oci_seccomp_arg), parse_arg, (void **)&s->args,
                         &s->n_args)
       < 0)
     return -1;
@@ -148,7 +157,7 @@ oci_parse_seccomp (const struct oci_ctx *cx, const struct oci_jv *v, const struc
       || oci_get_str (cx, v, p, "listenerMetadata", false, &out->listener_metadata) < 0)
     return -1;
   if (oci_get_array_of (cx, v, p, "syscalls", sizeof (struct oci_seccomp_syscall), parse_syscall,
-                        (void **) &out->syscalls, &out->n_syscalls)
+                        (void **)&out->syscalls, &out->n_syscalls)
       < 0)
     return -1;
   if (out->listener_path == NULL && uses_notify (out))

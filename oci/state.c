@@ -52,7 +52,7 @@ parse_state (const struct oci_ctx *cx, const struct oci_jv *v, struct oci_state 
       || oci_get_str (cx, v, NULL, "created", false, &s->created) < 0
       || oci_get_str (cx, v, NULL, "owner", false, &s->owner) < 0 || parse_private (cx, v, s) < 0)
     return -1;
-  s->pid = (pid_t) pid;
+  s->pid = (pid_t)pid;
   if (s->oci_version[0] == '\0')
     return oci_fail (cx, &vp, "must not be empty");
   return 0;

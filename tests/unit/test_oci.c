@@ -7,134 +7,151 @@
 #include <sys/resource.h>
 
 /* tests/fuzz/corpus/oci_config/full.json: every field of the spec hull parses. */
-static const char full_config[] =
-  "{\n"
-  "  \"ociVersion\": \"1.2.0\",\n"
-  "  \"process\": {\n"
-  "    \"terminal\": true,\n"
-  "    \"consoleSize\": { \"height\": 24, \"width\": 80 },\n"
-  "    \"user\": { \"uid\": 1000, \"gid\": 1001, \"umask\": 18, \"additionalGids\": [5, 4294967295], \"username\": \"u\" },\n"
-  "    \"args\": [\"sh\", \"-c\", \"echo hi\"],\n"
-  "    \"commandLine\": \"sh -c \\\"echo hi\\\"\",\n"
-  "    \"env\": [\"PATH=/usr/bin:/bin\", \"EMPTY=\", \"TERM=xterm\"],\n"
-  "    \"cwd\": \"/work\",\n"
-  "    \"capabilities\": {\n"
-  "      \"bounding\": [\"CAP_KILL\", \"CAP_CHOWN\"],\n"
-  "      \"effective\": [\"CAP_KILL\"],\n"
-  "      \"inheritable\": [],\n"
-  "      \"permitted\": [\"CAP_KILL\", \"CAP_CHOWN\"],\n"
-  "      \"ambient\": [\"CAP_KILL\"]\n"
-  "    },\n"
-  "    \"rlimits\": [\n"
-  "      { \"type\": \"RLIMIT_NOFILE\", \"soft\": 1024, \"hard\": 2048 },\n"
-  "      { \"type\": \"RLIMIT_CORE\", \"soft\": 0, \"hard\": 18446744073709551615 }\n"
-  "    ],\n"
-  "    \"noNewPrivileges\": true,\n"
-  "    \"apparmorProfile\": \"hull-default\",\n"
-  "    \"oomScoreAdj\": -500,\n"
-  "    \"selinuxLabel\": \"system_u:system_r:container_t:s0\",\n"
-  "    \"ioPriority\": { \"class\": \"IOPRIO_CLASS_BE\", \"priority\": 4 },\n"
-  "    \"scheduler\": {\n"
-  "      \"policy\": \"SCHED_DEADLINE\", \"nice\": -5, \"priority\": 10, \"flags\": [\"SCHED_FLAG_RESET_ON_FORK\"],\n"
-  "      \"runtime\": 100000, \"deadline\": 200000, \"period\": 300000\n"
-  "    },\n"
-  "    \"execCPUAffinity\": { \"initial\": \"0-1\", \"final\": \"2\" },\n"
-  "    \"unknownProcessKey\": { \"ignored\": [1, 2, 3] }\n"
-  "  },\n"
-  "  \"root\": { \"path\": \"rootfs\", \"readonly\": true },\n"
-  "  \"hostname\": \"box\",\n"
-  "  \"domainname\": \"example.org\",\n"
-  "  \"mounts\": [\n"
-  "    { \"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\" },\n"
-  "    {\n"
-  "      \"destination\": \"/data\", \"type\": \"bind\", \"source\": \"/srv/data\", \"options\": [\"rbind\", \"ro\", \"idmap\"],\n"
-  "      \"uidMappings\": [{ \"containerID\": 0, \"hostID\": 100000, \"size\": 65536 }],\n"
-  "      \"gidMappings\": [{ \"containerID\": 0, \"hostID\": 200000, \"size\": 1000 }]\n"
-  "    },\n"
-  "    { \"destination\": \"/tmp\" }\n"
-  "  ],\n"
-  "  \"hooks\": {\n"
-  "    \"prestart\": [{ \"path\": \"/usr/bin/pre\", \"args\": [\"pre\", \"a\"], \"env\": [\"K=V\"], \"timeout\": 5 }],\n"
-  "    \"createRuntime\": [{ \"path\": \"/usr/bin/cr\" }],\n"
-  "    \"createContainer\": [{ \"path\": \"/usr/bin/cc\", \"args\": [\"cc\"] }],\n"
-  "    \"startContainer\": [{ \"path\": \"/usr/bin/sc\" }],\n"
-  "    \"poststart\": [{ \"path\": \"/usr/bin/ps1\" }, { \"path\": \"/usr/bin/ps2\", \"timeout\": 1 }],\n"
-  "    \"poststop\": [{ \"path\": \"/usr/bin/post\", \"env\": [] }]\n"
-  "  },\n"
-  "  \"annotations\": { \"com.example.key\": \"value\", \"io.hull.isolation\": \"vm\" },\n"
-  "  \"linux\": {\n"
-  "    \"namespaces\": [\n"
-  "      { \"type\": \"pid\" }, { \"type\": \"network\", \"path\": \"/var/run/netns/x\" }, { \"type\": \"mount\" },\n"
-  "      { \"type\": \"ipc\" }, { \"type\": \"uts\" }, { \"type\": \"user\" }, { \"type\": \"cgroup\" }, { \"type\": \"time\" }\n"
-  "    ],\n"
-  "    \"uidMappings\": [{ \"containerID\": 0, \"hostID\": 1000, \"size\": 1 }, { \"containerID\": 1, \"hostID\": 100000, \"size\": 65535 }],\n"
-  "    \"gidMappings\": [{ \"containerID\": 0, \"hostID\": 1000, \"size\": 1 }],\n"
-  "    \"timeOffsets\": { \"monotonic\": { \"secs\": -172800, \"nanosecs\": 5 }, \"boottime\": { \"secs\": 604800, \"nanosecs\": 0 } },\n"
-  "    \"devices\": [\n"
-  "      { \"path\": \"/dev/fuse\", \"type\": \"c\", \"major\": 10, \"minor\": 229, \"fileMode\": 438, \"uid\": 0, \"gid\": 0 },\n"
-  "      { \"path\": \"/dev/sda\", \"type\": \"b\", \"major\": 8, \"minor\": 0 },\n"
-  "      { \"path\": \"/dev/fifo\", \"type\": \"p\" }\n"
-  "    ],\n"
-  "    \"cgroupsPath\": \"/hull/box\",\n"
-  "    \"resources\": {\n"
-  "      \"devices\": [\n"
-  "        { \"allow\": false, \"access\": \"rwm\" },\n"
-  "        { \"allow\": true, \"type\": \"c\", \"major\": 10, \"minor\": 229, \"access\": \"rw\" },\n"
-  "        { \"allow\": true, \"type\": \"b\", \"major\": -1, \"minor\": -1, \"access\": \"m\" }\n"
-  "      ],\n"
-  "      \"memory\": {\n"
-  "        \"limit\": 536870912, \"reservation\": 268435456, \"swap\": -1, \"kernel\": -1, \"kernelTCP\": 1024,\n"
-  "        \"swappiness\": 60, \"disableOOMKiller\": false, \"useHierarchy\": true, \"checkBeforeUpdate\": true\n"
-  "      },\n"
-  "      \"cpu\": {\n"
-  "        \"shares\": 1024, \"quota\": 50000, \"burst\": 10000, \"period\": 100000, \"realtimeRuntime\": 950000,\n"
-  "        \"realtimePeriod\": 1000000, \"cpus\": \"0-3\", \"mems\": \"0\", \"idle\": 1\n"
-  "      },\n"
-  "      \"pids\": { \"limit\": 9223372036854775807 },\n"
-  "      \"blockIO\": {\n"
-  "        \"weight\": 500, \"leafWeight\": 300,\n"
-  "        \"weightDevice\": [{ \"major\": 8, \"minor\": 0, \"weight\": 600, \"leafWeight\": 65535 }, { \"major\": 8, \"minor\": 16 }],\n"
-  "        \"throttleReadBpsDevice\": [{ \"major\": 8, \"minor\": 0, \"rate\": 18446744073709551615 }],\n"
-  "        \"throttleWriteBpsDevice\": [{ \"major\": 8, \"minor\": 1, \"rate\": 2 }],\n"
-  "        \"throttleReadIOPSDevice\": [{ \"major\": 8, \"minor\": 2, \"rate\": 3 }],\n"
-  "        \"throttleWriteIOPSDevice\": [{ \"major\": 8, \"minor\": 3, \"rate\": 4 }]\n"
-  "      },\n"
-  "      \"hugepageLimits\": [{ \"pageSize\": \"2MB\", \"limit\": 9223372036854772000 }, { \"pageSize\": \"1GB\", \"limit\": 0 }],\n"
-  "      \"network\": { \"classID\": 1048577, \"priorities\": [{ \"name\": \"eth0\", \"priority\": 500 }, { \"name\": \"lo\", \"priority\": 0 }] },\n"
-  "      \"rdma\": { \"mlx5_1\": { \"hcaHandles\": 3, \"hcaObjects\": 10000 }, \"mlx4_0\": { \"hcaObjects\": 1 } },\n"
-  "      \"unified\": { \"memory.high\": \"max\", \"io.weight\": \"default 100\" }\n"
-  "    },\n"
-  "    \"rootfsPropagation\": \"rslave\",\n"
-  "    \"seccomp\": {\n"
-  "      \"defaultAction\": \"SCMP_ACT_ERRNO\",\n"
-  "      \"defaultErrnoRet\": 1,\n"
-  "      \"architectures\": [\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\", \"SCMP_ARCH_X32\"],\n"
-  "      \"flags\": [\"SECCOMP_FILTER_FLAG_LOG\", \"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"],\n"
-  "      \"listenerPath\": \"/run/seccomp-agent.sock\",\n"
-  "      \"listenerMetadata\": \"meta\",\n"
-  "      \"syscalls\": [\n"
-  "        { \"names\": [\"read\", \"write\"], \"action\": \"SCMP_ACT_ALLOW\" },\n"
-  "        { \"names\": [\"mkdir\"], \"action\": \"SCMP_ACT_NOTIFY\" },\n"
-  "        { \"names\": [\"ptrace\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 38 },\n"
-  "        {\n"
-  "          \"names\": [\"personality\"], \"action\": \"SCMP_ACT_ALLOW\",\n"
-  "          \"args\": [\n"
-  "            { \"index\": 0, \"value\": 18446744073709551615, \"op\": \"SCMP_CMP_EQ\" },\n"
-  "            { \"index\": 5, \"value\": 255, \"valueTwo\": 8, \"op\": \"SCMP_CMP_MASKED_EQ\" }\n"
-  "          ]\n"
-  "        }\n"
-  "      ]\n"
-  "    },\n"
-  "    \"sysctl\": { \"net.ipv4.ip_forward\": \"1\", \"kernel.shm_rmid_forced\": \"1\" },\n"
-  "    \"maskedPaths\": [\"/proc/kcore\", \"/sys/firmware\"],\n"
-  "    \"readonlyPaths\": [\"/proc/sys\"],\n"
-  "    \"mountLabel\": \"system_u:object_r:container_file_t:s0\",\n"
-  "    \"personality\": { \"domain\": \"LINUX32\", \"flags\": [] },\n"
-  "    \"intelRdt\": { \"closID\": \"guaranteed\", \"l3CacheSchema\": \"L3:0=7f0\", \"memBwSchema\": \"MB:0=20\", \"enableCMT\": true, \"enableMBM\": true }\n"
-  "  },\n"
-  "  \"windows\": { \"ignored\": true },\n"
-  "  \"vm\": { \"hypervisor\": { \"path\": \"/ignored\" } }\n"
-  "}\n";
+static const char full_config[]
+    = "{\n"
+      "  \"ociVersion\": \"1.2.0\",\n"
+      "  \"process\": {\n"
+      "    \"terminal\": true,\n"
+      "    \"consoleSize\": { \"height\": 24, \"width\": 80 },\n"
+      "    \"user\": { \"uid\": 1000, \"gid\": 1001, \"umask\": 18, \"additionalGids\": [5, 4294967295], "
+      "\"username\": \"u\" },\n"
+      "    \"args\": [\"sh\", \"-c\", \"echo hi\"],\n"
+      "    \"commandLine\": \"sh -c \\\"echo hi\\\"\",\n"
+      "    \"env\": [\"PATH=/usr/bin:/bin\", \"EMPTY=\", \"TERM=xterm\"],\n"
+      "    \"cwd\": \"/work\",\n"
+      "    \"capabilities\": {\n"
+      "      \"bounding\": [\"CAP_KILL\", \"CAP_CHOWN\"],\n"
+      "      \"effective\": [\"CAP_KILL\"],\n"
+      "      \"inheritable\": [],\n"
+      "      \"permitted\": [\"CAP_KILL\", \"CAP_CHOWN\"],\n"
+      "      \"ambient\": [\"CAP_KILL\"]\n"
+      "    },\n"
+      "    \"rlimits\": [\n"
+      "      { \"type\": \"RLIMIT_NOFILE\", \"soft\": 1024, \"hard\": 2048 },\n"
+      "      { \"type\": \"RLIMIT_CORE\", \"soft\": 0, \"hard\": 18446744073709551615 }\n"
+      "    ],\n"
+      "    \"noNewPrivileges\": true,\n"
+      "    \"apparmorProfile\": \"hull-default\",\n"
+      "    \"oomScoreAdj\": -500,\n"
+      "    \"selinuxLabel\": \"system_u:system_r:container_t:s0\",\n"
+      "    \"ioPriority\": { \"class\": \"IOPRIO_CLASS_BE\", \"priority\": 4 },\n"
+      "    \"scheduler\": {\n"
+      "      \"policy\": \"SCHED_DEADLINE\", \"nice\": -5, \"priority\": 10, \"flags\": "
+      "[\"SCHED_FLAG_RESET_ON_FORK\"],\n"
+      "      \"runtime\": 100000, \"deadline\": 200000, \"period\": 300000\n"
+      "    },\n"
+      "    \"execCPUAffinity\": { \"initial\": \"0-1\", \"final\": \"2\" },\n"
+      "    \"unknownProcessKey\": { \"ignored\": [1, 2, 3] }\n"
+      "  },\n"
+      "  \"root\": { \"path\": \"rootfs\", \"readonly\": true },\n"
+      "  \"hostname\": \"box\",\n"
+      "  \"domainname\": \"example.org\",\n"
+      "  \"mounts\": [\n"
+      "    { \"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\" },\n"
+      "    {\n"
+      "      \"destination\": \"/data\", \"type\": \"bind\", \"source\": \"/srv/data\", \"options\": "
+      "[\"rbind\", \"ro\", \"idmap\"],\n"
+      "      \"uidMappings\": [{ \"containerID\": 0, \"hostID\": 100000, \"size\": 65536 }],\n"
+      "      \"gidMappings\": [{ \"containerID\": 0, \"hostID\": 200000, \"size\": 1000 }]\n"
+      "    },\n"
+      "    { \"destination\": \"/tmp\" }\n"
+      "  ],\n"
+      "  \"hooks\": {\n"
+      "    \"prestart\": [{ \"path\": \"/usr/bin/pre\", \"args\": [\"pre\", \"a\"], \"env\": [\"K=V\"], "
+      "\"timeout\": 5 }],\n"
+      "    \"createRuntime\": [{ \"path\": \"/usr/bin/cr\" }],\n"
+      "    \"createContainer\": [{ \"path\": \"/usr/bin/cc\", \"args\": [\"cc\"] }],\n"
+      "    \"startContainer\": [{ \"path\": \"/usr/bin/sc\" }],\n"
+      "    \"poststart\": [{ \"path\": \"/usr/bin/ps1\" }, { \"path\": \"/usr/bin/ps2\", \"timeout\": 1 }],\n"
+      "    \"poststop\": [{ \"path\": \"/usr/bin/post\", \"env\": [] }]\n"
+      "  },\n"
+      "  \"annotations\": { \"com.example.key\": \"value\", \"io.hull.isolation\": \"vm\" },\n"
+      "  \"linux\": {\n"
+      "    \"namespaces\": [\n"
+      "      { \"type\": \"pid\" }, { \"type\": \"network\", \"path\": \"/var/run/netns/x\" }, { \"type\": "
+      "\"mount\" },\n"
+      "      { \"type\": \"ipc\" }, { \"type\": \"uts\" }, { \"type\": \"user\" }, { \"type\": \"cgroup\" }, "
+      "{ \"type\": \"time\" }\n"
+      "    ],\n"
+      "    \"uidMappings\": [{ \"containerID\": 0, \"hostID\": 1000, \"size\": 1 }, { \"containerID\": 1, "
+      "\"hostID\": 100000, \"size\": 65535 }],\n"
+      "    \"gidMappings\": [{ \"containerID\": 0, \"hostID\": 1000, \"size\": 1 }],\n"
+      "    \"timeOffsets\": { \"monotonic\": { \"secs\": -172800, \"nanosecs\": 5 }, \"boottime\": { "
+      "\"secs\": 604800, \"nanosecs\": 0 } },\n"
+      "    \"devices\": [\n"
+      "      { \"path\": \"/dev/fuse\", \"type\": \"c\", \"major\": 10, \"minor\": 229, \"fileMode\": 438, "
+      "\"uid\": 0, \"gid\": 0 },\n"
+      "      { \"path\": \"/dev/sda\", \"type\": \"b\", \"major\": 8, \"minor\": 0 },\n"
+      "      { \"path\": \"/dev/fifo\", \"type\": \"p\" }\n"
+      "    ],\n"
+      "    \"cgroupsPath\": \"/hull/box\",\n"
+      "    \"resources\": {\n"
+      "      \"devices\": [\n"
+      "        { \"allow\": false, \"access\": \"rwm\" },\n"
+      "        { \"allow\": true, \"type\": \"c\", \"major\": 10, \"minor\": 229, \"access\": \"rw\" },\n"
+      "        { \"allow\": true, \"type\": \"b\", \"major\": -1, \"minor\": -1, \"access\": \"m\" }\n"
+      "      ],\n"
+      "      \"memory\": {\n"
+      "        \"limit\": 536870912, \"reservation\": 268435456, \"swap\": -1, \"kernel\": -1, "
+      "\"kernelTCP\": 1024,\n"
+      "        \"swappiness\": 60, \"disableOOMKiller\": false, \"useHierarchy\": true, "
+      "\"checkBeforeUpdate\": true\n"
+      "      },\n"
+      "      \"cpu\": {\n"
+      "        \"shares\": 1024, \"quota\": 50000, \"burst\": 10000, \"period\": 100000, "
+      "\"realtimeRuntime\": 950000,\n"
+      "        \"realtimePeriod\": 1000000, \"cpus\": \"0-3\", \"mems\": \"0\", \"idle\": 1\n"
+      "      },\n"
+      "      \"pids\": { \"limit\": 9223372036854775807 },\n"
+      "      \"blockIO\": {\n"
+      "        \"weight\": 500, \"leafWeight\": 300,\n"
+      "        \"weightDevice\": [{ \"major\": 8, \"minor\": 0, \"weight\": 600, \"leafWeight\": 65535 }, { "
+      "\"major\": 8, \"minor\": 16 }],\n"
+      "        \"throttleReadBpsDevice\": [{ \"major\": 8, \"minor\": 0, \"rate\": 18446744073709551615 }],\n"
+      "        \"throttleWriteBpsDevice\": [{ \"major\": 8, \"minor\": 1, \"rate\": 2 }],\n"
+      "        \"throttleReadIOPSDevice\": [{ \"major\": 8, \"minor\": 2, \"rate\": 3 }],\n"
+      "        \"throttleWriteIOPSDevice\": [{ \"major\": 8, \"minor\": 3, \"rate\": 4 }]\n"
+      "      },\n"
+      "      \"hugepageLimits\": [{ \"pageSize\": \"2MB\", \"limit\": 9223372036854772000 }, { \"pageSize\": "
+      "\"1GB\", \"limit\": 0 }],\n"
+      "      \"network\": { \"classID\": 1048577, \"priorities\": [{ \"name\": \"eth0\", \"priority\": 500 "
+      "}, { \"name\": \"lo\", \"priority\": 0 }] },\n"
+      "      \"rdma\": { \"mlx5_1\": { \"hcaHandles\": 3, \"hcaObjects\": 10000 }, \"mlx4_0\": { "
+      "\"hcaObjects\": 1 } },\n"
+      "      \"unified\": { \"memory.high\": \"max\", \"io.weight\": \"default 100\" }\n"
+      "    },\n"
+      "    \"rootfsPropagation\": \"rslave\",\n"
+      "    \"seccomp\": {\n"
+      "      \"defaultAction\": \"SCMP_ACT_ERRNO\",\n"
+      "      \"defaultErrnoRet\": 1,\n"
+      "      \"architectures\": [\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\", \"SCMP_ARCH_X32\"],\n"
+      "      \"flags\": [\"SECCOMP_FILTER_FLAG_LOG\", \"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"],\n"
+      "      \"listenerPath\": \"/run/seccomp-agent.sock\",\n"
+      "      \"listenerMetadata\": \"meta\",\n"
+      "      \"syscalls\": [\n"
+      "        { \"names\": [\"read\", \"write\"], \"action\": \"SCMP_ACT_ALLOW\" },\n"
+      "        { \"names\": [\"mkdir\"], \"action\": \"SCMP_ACT_NOTIFY\" },\n"
+      "        { \"names\": [\"ptrace\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 38 },\n"
+      "        {\n"
+      "          \"names\": [\"personality\"], \"action\": \"SCMP_ACT_ALLOW\",\n"
+      "          \"args\": [\n"
+      "            { \"index\": 0, \"value\": 18446744073709551615, \"op\": \"SCMP_CMP_EQ\" },\n"
+      "            { \"index\": 5, \"value\": 255, \"valueTwo\": 8, \"op\": \"SCMP_CMP_MASKED_EQ\" }\n"
+      "          ]\n"
+      "        }\n"
+      "      ]\n"
+      "    },\n"
+      "    \"sysctl\": { \"net.ipv4.ip_forward\": \"1\", \"kernel.shm_rmid_forced\": \"1\" },\n"
+      "    \"maskedPaths\": [\"/proc/kcore\", \"/sys/firmware\"],\n"
+      "    \"readonlyPaths\": [\"/proc/sys\"],\n"
+      "    \"mountLabel\": \"system_u:object_r:container_file_t:s0\",\n"
+      "    \"personality\": { \"domain\": \"LINUX32\", \"flags\": [] },\n"
+      "    \"intelRdt\": { \"closID\": \"guaranteed\", \"l3CacheSchema\": \"L3:0=7f0\", \"memBwSchema\": "
+      "\"MB:0=20\", \"enableCMT\": true, \"enableMBM\": true }\n"
+      "  },\n"
+      "  \"windows\": { \"ignored\": true },\n"
+      "  \"vm\": { \"hypervisor\": { \"path\": \"/ignored\" } }\n"
+      "}\n";
 
 static struct oci_config *
 parse (const char *json, hull_error_t *err)
@@ -187,7 +204,8 @@ TEST (full_config_process)
   CHECK_STR (p->selinux_label, "system_u:system_r:container_t:s0");
   CHECK (p->io_priority->class_value == 2 && p->io_priority->priority == 4);
   CHECK (p->scheduler->policy_value == 6 && p->scheduler->nice.v == -5 && p->scheduler->priority.v == 10);
-  CHECK (p->scheduler->runtime.v == 100000 && p->scheduler->deadline.v == 200000 && p->scheduler->period.v == 300000);
+  CHECK (p->scheduler->runtime.v == 100000 && p->scheduler->deadline.v == 200000
+         && p->scheduler->period.v == 300000);
   CHECK_STR (p->scheduler->flags[0], "SCHED_FLAG_RESET_ON_FORK");
   CHECK_STR (p->exec_cpu_affinity->initial, "0-1");
   CHECK_STR (p->exec_cpu_affinity->final, "2");
@@ -235,7 +253,8 @@ TEST (full_config_linux)
   CHECK (l->n_uid_mappings == 2 && l->uid_mappings[1].size == 65535 && l->n_gid_mappings == 1);
   CHECK (l->has_time_offsets && l->has_time_monotonic && l->time_monotonic.secs == -172800
          && l->time_monotonic.nanosecs == 5 && l->time_boottime.secs == 604800);
-  CHECK (l->n_devices == 3 && l->devices[0].type == 'c' && l->devices[0].major == 10 && l->devices[0].minor == 229);
+  CHECK (l->n_devices == 3 && l->devices[0].type == 'c' && l->devices[0].major == 10
+         && l->devices[0].minor == 229);
   CHECK (l->devices[0].file_mode.set && l->devices[0].file_mode.v == 438 && l->devices[0].uid.set);
   CHECK (l->devices[2].type == 'p' && !l->devices[1].file_mode.set);
   CHECK_STR (l->cgroups_path, "/hull/box");
@@ -265,7 +284,8 @@ TEST (full_config_resources)
   CHECK (r->memory.limit.v == 536870912 && r->memory.swap.v == -1 && r->memory.kernel_tcp.v == 1024);
   CHECK (r->memory.swappiness.v == 60 && r->memory.disable_oom_killer.set && !r->memory.disable_oom_killer.v);
   CHECK (r->memory.use_hierarchy.v && r->memory.check_before_update.v);
-  CHECK (r->cpu.shares.v == 1024 && r->cpu.quota.v == 50000 && r->cpu.burst.v == 10000 && r->cpu.period.v == 100000);
+  CHECK (r->cpu.shares.v == 1024 && r->cpu.quota.v == 50000 && r->cpu.burst.v == 10000
+         && r->cpu.period.v == 100000);
   CHECK (r->cpu.realtime_runtime.v == 950000 && r->cpu.realtime_period.v == 1000000 && r->cpu.idle.v == 1);
   CHECK_STR (r->cpu.cpus, "0-3");
   CHECK (r->pids.limit.set && r->pids.limit.v == INT64_MAX);
@@ -315,14 +335,54 @@ TEST (roundtrip_lossless)
         fprintf (stderr, "  first:\n%s\n  second:\n%s\n", a, b ? b : "(null)");
       free (b);
       static const char *const keys[] = {
-        "consoleSize", "umask", "additionalGids", "username", "commandLine", "inheritable", "ambient",
-        "apparmorProfile", "oomScoreAdj", "selinuxLabel", "ioPriority", "scheduler", "deadline",
-        "execCPUAffinity", "domainname", "uidMappings", "createRuntime", "startContainer", "timeout",
-        "timeOffsets", "nanosecs", "fileMode", "kernelTCP", "checkBeforeUpdate", "burst", "idle",
-        "realtimeRuntime", "leafWeight", "throttleWriteIOPSDevice", "hugepageLimits", "classID", "priorities",
-        "hcaObjects", "unified", "\"rslave\"", "defaultErrnoRet", "listenerMetadata", "valueTwo",
-        "18446744073709551615", "9223372036854775807", "SCMP_CMP_MASKED_EQ", "mountLabel", "LINUX32",
-        "enableMBM", "l3CacheSchema", "\"/var/run/netns/x\"", "\"inheritable\": [", "\"flags\": [",
+        "consoleSize",
+        "umask",
+        "additionalGids",
+        "username",
+        "commandLine",
+        "inheritable",
+        "ambient",
+        "apparmorProfile",
+        "oomScoreAdj",
+        "selinuxLabel",
+        "ioPriority",
+        "scheduler",
+        "deadline",
+        "execCPUAffinity",
+        "domainname",
+        "uidMappings",
+        "createRuntime",
+        "startContainer",
+        "timeout",
+        "timeOffsets",
+        "nanosecs",
+        "fileMode",
+        "kernelTCP",
+        "checkBeforeUpdate",
+        "burst",
+        "idle",
+        "realtimeRuntime",
+        "leafWeight",
+        "throttleWriteIOPSDevice",
+        "hugepageLimits",
+        "classID",
+        "priorities",
+        "hcaObjects",
+        "unified",
+        "\"rslave\"",
+        "defaultErrnoRet",
+        "listenerMetadata",
+        "valueTwo",
+        "18446744073709551615",
+        "9223372036854775807",
+        "SCMP_CMP_MASKED_EQ",
+        "mountLabel",
+        "LINUX32",
+        "enableMBM",
+        "l3CacheSchema",
+        "\"/var/run/netns/x\"",
+        "\"inheritable\": [",
+        "\"flags\": [",
       };
       for (size_t i = 0; pretty && i < sizeof (keys) / sizeof (keys[0]); i++)
         CHECK_CONTAINS (a, keys[i]);
@@ -362,11 +422,13 @@ struct bad_case
 static const struct bad_case bad_cases[] = {
   /* JSON itself */
   { "", "config.json: empty document" },
-  { "{\"ociVersion\": \"1.0.0\",\n \"root\": {\"path\": \"r\"},\n \"hostname\": x}", "config.json: line 3: lexical error" },
+  { "{\"ociVersion\": \"1.0.0\",\n \"root\": {\"path\": \"r\"},\n \"hostname\": x}",
+    "config.json: line 3: lexical error" },
   { "{\n\"ociVersion\": \"1.0.0\",\n", "config.json: line 3: parse error: premature EOF" },
   { "{\"a\":1,\"a\":2}", "config.json: line 1: duplicate key \"a\"" },
   { "{\"ociVersion\":\"1.0.0\\u0000x\"}", "string contains a NUL character" },
-  { "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+  { "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]"
+    "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
     "nesting too deep" },
   { "{} {}", "config.json: line 1: parse error: trailing garbage" },
   { "[]", "config.json: expected an object, got an array" },
@@ -374,21 +436,27 @@ static const struct bad_case bad_cases[] = {
     "config.json: annotations[\"com.example\"]: expected a string, got a number" },
   /* version and root */
   { "{\"root\":{\"path\":\"r\"}}", "config.json: ociVersion: required field missing" },
-  { "{\"ociVersion\":1,\"root\":{\"path\":\"r\"}}", "config.json: ociVersion: expected a string, got a number" },
+  { "{\"ociVersion\":1,\"root\":{\"path\":\"r\"}}",
+    "config.json: ociVersion: expected a string, got a number" },
   { "{\"ociVersion\":\"2.0.0\",\"root\":{\"path\":\"r\"}}",
     "config.json: ociVersion: unsupported major version \"2.0.0\" (want 1.x)" },
-  { "{\"ociVersion\":\"0.5.0-dev\",\"root\":{\"path\":\"r\"}}", "ociVersion: unsupported major version \"0.5.0-dev\"" },
-  { "{\"ociVersion\":\"one\",\"root\":{\"path\":\"r\"}}", "config.json: ociVersion: invalid version \"one\"" },
-  { "{\"ociVersion\":\"1.0\",\"root\":{\"path\":\"r\"}}", "config.json: ociVersion: invalid version \"1.0\"" },
+  { "{\"ociVersion\":\"0.5.0-dev\",\"root\":{\"path\":\"r\"}}",
+    "ociVersion: unsupported major version \"0.5.0-dev\"" },
+  { "{\"ociVersion\":\"one\",\"root\":{\"path\":\"r\"}}",
+    "config.json: ociVersion: invalid version \"one\"" },
+  { "{\"ociVersion\":\"1.0\",\"root\":{\"path\":\"r\"}}",
+    "config.json: ociVersion: invalid version \"1.0\"" },
   { "{\"ociVersion\":\"1.0.0\"}", "config.json: root: required field missing" },
   { "{\"ociVersion\":\"1.0.0\",\"root\":{}}", "config.json: root.path: required field missing" },
   { "{\"ociVersion\":\"1.0.0\",\"root\":[]}", "config.json: root: expected an object, got an array" },
   { PRE "\"hostname\":true}", "config.json: hostname: expected a string, got a boolean" },
   /* process */
   { PRE "\"process\":[]}", "config.json: process: expected an object, got an array" },
-  { PRE "\"process\":{\"args\":[\"a\",1],\"cwd\":\"/\"}}", "config.json: process.args[1]: expected a string, got a number" },
+  { PRE "\"process\":{\"args\":[\"a\",1],\"cwd\":\"/\"}}",
+    "config.json: process.args[1]: expected a string, got a number" },
   { PRE "\"process\":{\"args\":[\"a\"]}}", "config.json: process.cwd: required field missing" },
-  { PRE "\"process\":{\"args\":[\"a\"],\"cwd\":\"tmp\"}}", "config.json: process.cwd: \"tmp\" is not an absolute path" },
+  { PRE "\"process\":{\"args\":[\"a\"],\"cwd\":\"tmp\"}}",
+    "config.json: process.cwd: \"tmp\" is not an absolute path" },
   { PRE "\"process\":{\"cwd\":\"/\"}}", "config.json: process.args: required field missing" },
   { PRE "\"process\":{\"cwd\":\"/\",\"args\":[]}}", "config.json: process.args: must not be empty" },
   { PROC ("\"env\":[\"A=1\",\"B\"]"), "config.json: process.env[1]: \"B\" is not of the form NAME=VALUE" },
@@ -399,16 +467,21 @@ static const struct bad_case bad_cases[] = {
   { PROC ("\"user\":{\"gid\":1.5}"), "config.json: process.user.gid: expected an integer, got 1.5" },
   { PROC ("\"user\":{\"gid\":1e3}"), "config.json: process.user.gid: expected an integer, got 1e3" },
   { PROC ("\"user\":{\"uid\":\"0\"}"), "config.json: process.user.uid: expected an integer, got a string" },
-  { PROC ("\"user\":{\"additionalGids\":[1,-2]}"), "config.json: process.user.additionalGids[1]: -2 is out of range" },
-  { PROC ("\"consoleSize\":{\"height\":1}"), "config.json: process.consoleSize.width: required field missing" },
+  { PROC ("\"user\":{\"additionalGids\":[1,-2]}"),
+    "config.json: process.user.additionalGids[1]: -2 is out of range" },
+  { PROC ("\"consoleSize\":{\"height\":1}"),
+    "config.json: process.consoleSize.width: required field missing" },
   { PROC ("\"capabilities\":{\"bounding\":\"CAP_KILL\"}"),
     "config.json: process.capabilities.bounding: expected an array, got a string" },
   { PROC ("\"rlimits\":[{\"type\":\"RLIMIT_FOO\",\"soft\":1,\"hard\":1}]"),
     "config.json: process.rlimits[0].type: unknown rlimit \"RLIMIT_FOO\"" },
-  { PROC ("\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":1,\"hard\":1},{\"type\":\"RLIMIT_NOFILE\",\"soft\":1,\"hard\":1}]"),
+  { PROC ("\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":1,\"hard\":1},{\"type\":\"RLIMIT_NOFILE\","
+          "\"soft\":1,\"hard\":1}]"),
     "config.json: process.rlimits[1].type: duplicate rlimit \"RLIMIT_NOFILE\"" },
-  { PROC ("\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":1}]"), "config.json: process.rlimits[0].hard: required field missing" },
-  { PROC ("\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":-1,\"hard\":1}]"), "process.rlimits[0].soft: -1 is out of range" },
+  { PROC ("\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":1}]"),
+    "config.json: process.rlimits[0].hard: required field missing" },
+  { PROC ("\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":-1,\"hard\":1}]"),
+    "process.rlimits[0].soft: -1 is out of range" },
   { PROC ("\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":18446744073709551616,\"hard\":1}]"),
     "process.rlimits[0].soft: 18446744073709551616 is out of range" },
   { PROC ("\"rlimits\":[1]"), "config.json: process.rlimits[0]: expected an object, got a number" },
@@ -417,94 +490,137 @@ static const struct bad_case bad_cases[] = {
     "config.json: process.ioPriority.class: unknown I/O priority class \"IOPRIO_CLASS_FOO\"" },
   { PROC ("\"ioPriority\":{\"class\":\"IOPRIO_CLASS_RT\",\"priority\":8}"),
     "config.json: process.ioPriority.priority: 8 is out of range (0..7)" },
-  { PROC ("\"scheduler\":{\"policy\":\"SCHED_FOO\"}"), "config.json: process.scheduler.policy: unknown scheduler policy \"SCHED_FOO\"" },
-  { PROC ("\"scheduler\":{\"policy\":\"SCHED_OTHER\",\"nice\":20}"), "config.json: process.scheduler.nice: 20 is out of range (-20..19)" },
+  { PROC ("\"scheduler\":{\"policy\":\"SCHED_FOO\"}"),
+    "config.json: process.scheduler.policy: unknown scheduler policy \"SCHED_FOO\"" },
+  { PROC ("\"scheduler\":{\"policy\":\"SCHED_OTHER\",\"nice\":20}"),
+    "config.json: process.scheduler.nice: 20 is out of range (-20..19)" },
   { PROC ("\"scheduler\":{\"policy\":\"SCHED_OTHER\",\"flags\":[\"SCHED_FLAG_X\"]}"),
     "config.json: process.scheduler.flags[0]: unknown scheduler flag \"SCHED_FLAG_X\"" },
   /* mounts and hooks */
   { PRE "\"mounts\":[{\"destination\":\"/a\"},{\"destination\":\"b\"}]}",
     "config.json: mounts[1].destination: \"b\" is not an absolute path" },
   { PRE "\"mounts\":[{\"type\":\"tmpfs\"}]}", "config.json: mounts[0].destination: required field missing" },
-  { PRE "\"mounts\":[{\"destination\":\"/a\",\"options\":[\"ro\",null]}]}", "config.json: mounts[0].options[1]: expected a string, got null" },
-  { PRE "\"mounts\":[{\"destination\":\"/a\",\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":0}]}]}",
+  { PRE "\"mounts\":[{\"destination\":\"/a\",\"options\":[\"ro\",null]}]}",
+    "config.json: mounts[0].options[1]: expected a string, got null" },
+  { PRE
+    "\"mounts\":[{\"destination\":\"/a\",\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":0}]}]}",
     "config.json: mounts[0].uidMappings[0].size: must be greater than zero" },
   { PRE "\"mounts\":{}}", "config.json: mounts: expected an array, got an object" },
-  { PRE "\"hooks\":{\"prestart\":[{\"path\":\"hook\"}]}}", "config.json: hooks.prestart[0].path: \"hook\" is not an absolute path" },
+  { PRE "\"hooks\":{\"prestart\":[{\"path\":\"hook\"}]}}",
+    "config.json: hooks.prestart[0].path: \"hook\" is not an absolute path" },
   { PRE "\"hooks\":{\"poststop\":[{\"path\":\"/h\"},{\"path\":\"/h\",\"timeout\":0}]}}",
     "config.json: hooks.poststop[1].timeout: must be greater than zero" },
-  { PRE "\"hooks\":{\"createRuntime\":[{\"args\":[]}]}}", "config.json: hooks.createRuntime[0].path: required field missing" },
+  { PRE "\"hooks\":{\"createRuntime\":[{\"args\":[]}]}}",
+    "config.json: hooks.createRuntime[0].path: required field missing" },
   /* linux */
   { LINUX ("\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"uts\"},{\"type\":\"foo\"}]"),
     "config.json: linux.namespaces[2].type: unknown namespace type \"foo\"" },
   { LINUX ("\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"pid\",\"path\":\"/proc/1/ns/pid\"}]"),
     "config.json: linux.namespaces[1].type: duplicate namespace \"pid\"" },
-  { LINUX ("\"namespaces\":[{\"type\":\"net\"}]"), "linux.namespaces[0].type: unknown namespace type \"net\"" },
+  { LINUX ("\"namespaces\":[{\"type\":\"net\"}]"),
+    "linux.namespaces[0].type: unknown namespace type \"net\"" },
   { LINUX ("\"namespaces\":[{\"type\":\"network\",\"path\":\"netns\"}]"),
     "config.json: linux.namespaces[0].path: \"netns\" is not an absolute path" },
   { LINUX ("\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":0}]"),
     "config.json: linux.uidMappings[0].size: must be greater than zero" },
-  { LINUX ("\"gidMappings\":[{\"containerID\":0,\"size\":1}]"), "config.json: linux.gidMappings[0].hostID: required field missing" },
-  { LINUX ("\"uidMappings\":[{\"containerID\":4294967295,\"hostID\":0,\"size\":2}]"), "config.json: linux.uidMappings[0].size: 2 is out of range" },
+  { LINUX ("\"gidMappings\":[{\"containerID\":0,\"size\":1}]"),
+    "config.json: linux.gidMappings[0].hostID: required field missing" },
+  { LINUX ("\"uidMappings\":[{\"containerID\":4294967295,\"hostID\":0,\"size\":2}]"),
+    "config.json: linux.uidMappings[0].size: 2 is out of range" },
   { LINUX ("\"timeOffsets\":{\"monotonic\":{\"secs\":1,\"nanosecs\":1000000000}}"),
     "config.json: linux.timeOffsets.monotonic.nanosecs: 1000000000 is out of range" },
-  { LINUX ("\"timeOffsets\":{\"realtime\":{\"secs\":1}}"), "config.json: linux.timeOffsets.realtime: unknown clock" },
-  { LINUX ("\"devices\":[{\"type\":\"x\",\"path\":\"/dev/x\"}]"), "config.json: linux.devices[0].type: unknown device type \"x\"" },
-  { LINUX ("\"devices\":[{\"type\":\"c\",\"path\":\"/dev/x\",\"minor\":1}]"), "config.json: linux.devices[0].major: required field missing" },
-  { LINUX ("\"devices\":[{\"type\":\"u\",\"path\":\"/dev/x\",\"major\":1}]"), "config.json: linux.devices[0].minor: required field missing" },
-  { LINUX ("\"devices\":[{\"type\":\"p\",\"path\":\"dev/x\"}]"), "config.json: linux.devices[0].path: \"dev/x\" is not an absolute path" },
-  { LINUX ("\"devices\":[{\"type\":\"b\",\"path\":\"/dev/x\",\"major\":-1,\"minor\":0}]"), "linux.devices[0].major: -1 is out of range" },
-  { LINUX ("\"rootfsPropagation\":\"bogus\""), "config.json: linux.rootfsPropagation: unknown propagation \"bogus\"" },
-  { LINUX ("\"sysctl\":{\"net.ipv4.ip_forward\":1}"), "config.json: linux.sysctl[\"net.ipv4.ip_forward\"]: expected a string, got a number" },
-  { LINUX ("\"maskedPaths\":[\"/proc/kcore\",\"proc/keys\"]"), "config.json: linux.maskedPaths[1]: \"proc/keys\" is not an absolute path" },
-  { LINUX ("\"readonlyPaths\":[\"x\"]"), "config.json: linux.readonlyPaths[0]: \"x\" is not an absolute path" },
-  { LINUX ("\"personality\":{\"domain\":\"LINUX64\"}"), "config.json: linux.personality.domain: unknown personality domain \"LINUX64\"" },
-  { LINUX ("\"intelRdt\":{\"enableCMT\":1}"), "config.json: linux.intelRdt.enableCMT: expected a boolean, got a number" },
+  { LINUX ("\"timeOffsets\":{\"realtime\":{\"secs\":1}}"),
+    "config.json: linux.timeOffsets.realtime: unknown clock" },
+  { LINUX ("\"devices\":[{\"type\":\"x\",\"path\":\"/dev/x\"}]"),
+    "config.json: linux.devices[0].type: unknown device type \"x\"" },
+  { LINUX ("\"devices\":[{\"type\":\"c\",\"path\":\"/dev/x\",\"minor\":1}]"),
+    "config.json: linux.devices[0].major: required field missing" },
+  { LINUX ("\"devices\":[{\"type\":\"u\",\"path\":\"/dev/x\",\"major\":1}]"),
+    "config.json: linux.devices[0].minor: required field missing" },
+  { LINUX ("\"devices\":[{\"type\":\"p\",\"path\":\"dev/x\"}]"),
+    "config.json: linux.devices[0].path: \"dev/x\" is not an absolute path" },
+  { LINUX ("\"devices\":[{\"type\":\"b\",\"path\":\"/dev/x\",\"major\":-1,\"minor\":0}]"),
+    "linux.devices[0].major: -1 is out of range" },
+  { LINUX ("\"rootfsPropagation\":\"bogus\""),
+    "config.json: linux.rootfsPropagation: unknown propagation \"bogus\"" },
+  { LINUX ("\"sysctl\":{\"net.ipv4.ip_forward\":1}"),
+    "config.json: linux.sysctl[\"net.ipv4.ip_forward\"]: expected a string, got a number" },
+  { LINUX ("\"maskedPaths\":[\"/proc/kcore\",\"proc/keys\"]"),
+    "config.json: linux.maskedPaths[1]: \"proc/keys\" is not an absolute path" },
+  { LINUX ("\"readonlyPaths\":[\"x\"]"),
+    "config.json: linux.readonlyPaths[0]: \"x\" is not an absolute path" },
+  { LINUX ("\"personality\":{\"domain\":\"LINUX64\"}"),
+    "config.json: linux.personality.domain: unknown personality domain \"LINUX64\"" },
+  { LINUX ("\"intelRdt\":{\"enableCMT\":1}"),
+    "config.json: linux.intelRdt.enableCMT: expected a boolean, got a number" },
   /* resources */
   { RES ("\"pids\":{\"limit\":99999999999999999999}"),
     "config.json: linux.resources.pids.limit: 99999999999999999999 is out of range" },
-  { RES ("\"devices\":[{\"allow\":true,\"type\":\"z\"}]"), "config.json: linux.resources.devices[0].type: unknown device rule type \"z\"" },
-  { RES ("\"devices\":[{\"allow\":true,\"access\":\"rwx\"}]"), "config.json: linux.resources.devices[0].access: invalid access \"rwx\"" },
-  { RES ("\"devices\":[{\"allow\":true,\"access\":\"\"}]"), "config.json: linux.resources.devices[0].access: invalid access \"\"" },
-  { RES ("\"devices\":[{\"access\":\"rwm\"}]"), "config.json: linux.resources.devices[0].allow: required field missing" },
-  { RES ("\"memory\":{\"limit\":\"1G\"}"), "config.json: linux.resources.memory.limit: expected an integer, got a string" },
-  { RES ("\"memory\":{\"swappiness\":-1}"), "config.json: linux.resources.memory.swappiness: -1 is out of range" },
+  { RES ("\"devices\":[{\"allow\":true,\"type\":\"z\"}]"),
+    "config.json: linux.resources.devices[0].type: unknown device rule type \"z\"" },
+  { RES ("\"devices\":[{\"allow\":true,\"access\":\"rwx\"}]"),
+    "config.json: linux.resources.devices[0].access: invalid access \"rwx\"" },
+  { RES ("\"devices\":[{\"allow\":true,\"access\":\"\"}]"),
+    "config.json: linux.resources.devices[0].access: invalid access \"\"" },
+  { RES ("\"devices\":[{\"access\":\"rwm\"}]"),
+    "config.json: linux.resources.devices[0].allow: required field missing" },
+  { RES ("\"memory\":{\"limit\":\"1G\"}"),
+    "config.json: linux.resources.memory.limit: expected an integer, got a string" },
+  { RES ("\"memory\":{\"swappiness\":-1}"),
+    "config.json: linux.resources.memory.swappiness: -1 is out of range" },
   { RES ("\"cpu\":{\"shares\":-2}"), "config.json: linux.resources.cpu.shares: -2 is out of range" },
-  { RES ("\"cpu\":{\"quota\":9223372036854775808}"), "linux.resources.cpu.quota: 9223372036854775808 is out of range" },
-  { RES ("\"blockIO\":{\"weight\":65536}"), "config.json: linux.resources.blockIO.weight: 65536 is out of range (0..65535)" },
+  { RES ("\"cpu\":{\"quota\":9223372036854775808}"),
+    "linux.resources.cpu.quota: 9223372036854775808 is out of range" },
+  { RES ("\"blockIO\":{\"weight\":65536}"),
+    "config.json: linux.resources.blockIO.weight: 65536 is out of range (0..65535)" },
   { RES ("\"blockIO\":{\"throttleReadBpsDevice\":[{\"major\":8,\"minor\":0}]}"),
     "config.json: linux.resources.blockIO.throttleReadBpsDevice[0].rate: required field missing" },
-  { RES ("\"hugepageLimits\":[{\"limit\":1}]"), "config.json: linux.resources.hugepageLimits[0].pageSize: required field missing" },
+  { RES ("\"hugepageLimits\":[{\"limit\":1}]"),
+    "config.json: linux.resources.hugepageLimits[0].pageSize: required field missing" },
   { RES ("\"network\":{\"priorities\":[{\"name\":\"eth0\",\"priority\":-1}]}"),
     "config.json: linux.resources.network.priorities[0].priority: -1 is out of range" },
-  { RES ("\"rdma\":{\"mlx5_1\":{\"hcaHandles\":4294967296}}"), "config.json: linux.resources.rdma.mlx5_1.hcaHandles: 4294967296 is out of range" },
-  { RES ("\"unified\":{\"memory.max\":[]}"), "config.json: linux.resources.unified[\"memory.max\"]: expected a string, got an array" },
+  { RES ("\"rdma\":{\"mlx5_1\":{\"hcaHandles\":4294967296}}"),
+    "config.json: linux.resources.rdma.mlx5_1.hcaHandles: 4294967296 is out of range" },
+  { RES ("\"unified\":{\"memory.max\":[]}"),
+    "config.json: linux.resources.unified[\"memory.max\"]: expected a string, got an array" },
   /* seccomp */
   { SECCOMP ("\"architectures\":[]"), "config.json: linux.seccomp.defaultAction: required field missing" },
-  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_FOO\""), "config.json: linux.seccomp.defaultAction: unknown seccomp action \"SCMP_ACT_FOO\"" },
+  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_FOO\""),
+    "config.json: linux.seccomp.defaultAction: unknown seccomp action \"SCMP_ACT_FOO\"" },
   { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"defaultErrnoRet\":1"),
     "config.json: linux.seccomp.defaultErrnoRet: not allowed with SCMP_ACT_ALLOW" },
-  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86_64\",\"SCMP_ARCH_Z80\"]"),
+  { SECCOMP (
+        "\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86_64\",\"SCMP_ARCH_Z80\"]"),
     "config.json: linux.seccomp.architectures[1]: unknown architecture \"SCMP_ARCH_Z80\"" },
   { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"flags\":[\"SECCOMP_FILTER_FLAG_X\"]"),
     "config.json: linux.seccomp.flags[0]: unknown seccomp flag \"SECCOMP_FILTER_FLAG_X\"" },
-  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_NOPE\"}]"),
+  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_"
+             "NOPE\"}]"),
     "config.json: linux.seccomp.syscalls[0].action: unknown seccomp action \"SCMP_ACT_NOPE\"" },
-  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[],\"action\":\"SCMP_ACT_KILL\"}]"),
+  { SECCOMP (
+        "\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[],\"action\":\"SCMP_ACT_KILL\"}]"),
     "config.json: linux.seccomp.syscalls[0].names: must not be empty" },
-  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],\"action\":\"SCMP_ACT_KILL\",\"errnoRet\":1}]"),
+  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],\"action\":\"SCMP_ACT_"
+             "KILL\",\"errnoRet\":1}]"),
     "config.json: linux.seccomp.syscalls[0].errnoRet: not allowed with SCMP_ACT_KILL" },
-  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":65536}]"),
+  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],\"action\":\"SCMP_ACT_"
+             "ERRNO\",\"errnoRet\":65536}]"),
     "config.json: linux.seccomp.syscalls[0].errnoRet: 65536 is out of range" },
-  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],\"action\":\"SCMP_ACT_KILL\","
-             "\"args\":[{\"index\":0,\"value\":1,\"op\":\"SCMP_CMP_EQ\"},{\"index\":1,\"value\":1,\"op\":\"SCMP_CMP_XX\"}]}]"),
+  { SECCOMP (
+        "\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],\"action\":\"SCMP_ACT_KILL\","
+        "\"args\":[{\"index\":0,\"value\":1,\"op\":\"SCMP_CMP_EQ\"},{\"index\":1,\"value\":1,\"op\":\"SCMP_"
+        "CMP_XX\"}]}]"),
     "config.json: linux.seccomp.syscalls[0].args[1].op: unknown seccomp operator \"SCMP_CMP_XX\"" },
-  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],\"action\":\"SCMP_ACT_KILL\","
-             "\"args\":[{\"index\":6,\"value\":1,\"op\":\"SCMP_CMP_EQ\"}]}]"),
+  { SECCOMP (
+        "\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],\"action\":\"SCMP_ACT_KILL\","
+        "\"args\":[{\"index\":6,\"value\":1,\"op\":\"SCMP_CMP_EQ\"}]}]"),
     "config.json: linux.seccomp.syscalls[0].args[0].index: 6 is out of range (0..5)" },
-  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],\"action\":\"SCMP_ACT_KILL\","
-             "\"args\":[{\"index\":0,\"op\":\"SCMP_CMP_EQ\"}]}]"),
+  { SECCOMP (
+        "\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],\"action\":\"SCMP_ACT_KILL\","
+        "\"args\":[{\"index\":0,\"op\":\"SCMP_CMP_EQ\"}]}]"),
     "config.json: linux.seccomp.syscalls[0].args[0].value: required field missing" },
-  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],\"action\":\"SCMP_ACT_NOTIFY\"}]"),
+  { SECCOMP ("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],\"action\":\"SCMP_ACT_"
+             "NOTIFY\"}]"),
     "config.json: linux.seccomp.listenerPath: required when SCMP_ACT_NOTIFY is used" },
 };
 
@@ -515,8 +631,8 @@ TEST (bad_inputs)
       hull_error_t err = NULL;
       struct oci_config *c = parse (bad_cases[i].json, &err);
       if (c != NULL || err == NULL || strstr (err->msg, bad_cases[i].msg) == NULL)
-        fprintf (stderr, "  case %zu: %s\n    want: %s\n    got:  %s\n", i, bad_cases[i].json, bad_cases[i].msg,
-                 err ? err->msg : "(parsed)");
+        fprintf (stderr, "  case %zu: %s\n    want: %s\n    got:  %s\n", i, bad_cases[i].json,
+                 bad_cases[i].msg, err ? err->msg : "(parsed)");
       CHECK (c == NULL);
       CHECK_CONTAINS (err->msg, bad_cases[i].msg);
       CHECK (err->status == 0);
@@ -527,13 +643,16 @@ TEST (bad_inputs)
 TEST (minimal_and_null_fields)
 {
   hull_error_t err = NULL;
-  struct oci_config *c = parse (PRE "\"process\":null,\"hostname\":null,\"linux\":{\"resources\":null}}", &err);
+  struct oci_config *c
+      = parse (PRE "\"process\":null,\"hostname\":null,\"linux\":{\"resources\":null}}", &err);
   CHECK (c != NULL);
   CHECK (c->process == NULL && c->hostname == NULL && c->linux_ != NULL && !c->linux_->resources.present);
   CHECK (oci_config_namespace (c, OCI_NS_PID) == NULL);
   oci_config_free (c);
   /* A pre-release of 1.x and unknown keys everywhere are fine. */
-  c = parse ("{\"ociVersion\":\"1.1.0-rc.3+build\",\"root\":{\"path\":\"r\",\"x\":1},\"solaris\":{},\"y\":[1,{}]}", &err);
+  c = parse (
+      "{\"ociVersion\":\"1.1.0-rc.3+build\",\"root\":{\"path\":\"r\",\"x\":1},\"solaris\":{},\"y\":[1,{}]}",
+      &err);
   CHECK (c != NULL);
   oci_config_free (c);
 }
@@ -544,6 +663,22 @@ TEST (values_in_messages_are_escaped)
   struct oci_config *c = parse (LINUX ("\"namespaces\":[{\"type\":\"\\u001b[31mred\\n\"}]"), &err);
   CHECK (c == NULL);
   CHECK_CONTAINS (err->msg, "unknown namespace type \"\\x1b[31mred\\x0a\"");
+  hull_error_release (&err);
+}
+
+TEST (long_numbers_are_cut_in_messages)
+{
+  char json[600];
+  char digits[301];
+  memset (digits, '9', 300);
+  digits[300] = '\0';
+  snprintf (json, sizeof (json), PROC ("\"user\":{\"uid\":%s}"), digits);
+  hull_error_t err = NULL;
+  struct oci_config *c = parse (json, &err);
+  CHECK (c == NULL);
+  CHECK_CONTAINS (
+      err->msg, "config.json: process.user.uid: 9999999999999999999999999999999999999999... is out of range");
+  CHECK (strlen (err->msg) < 120);
   hull_error_release (&err);
 }
 
@@ -664,11 +799,13 @@ TEST (default_config_rootless)
   free (b);
 }
 
-static const char state_json[] =
-    "{\"ociVersion\":\"1.2.0\",\"id\":\"box\",\"status\":\"running\",\"pid\":4242,\"bundle\":\"/srv/box\","
-    "\"annotations\":{\"a\":\"b\"},\"rootfs\":\"/srv/box/rootfs\",\"created\":\"2024-01-02T03:04:05.000000006Z\","
-    "\"owner\":\"\",\"initStartTime\":18446744073709551615,\"cgroupPath\":\"hull/box\",\"isolation\":\"vm\","
-    "\"isolationSource\":\"annotation\",\"systemdCgroup\":true}";
+static const char state_json[]
+    = "{\"ociVersion\":\"1.2.0\",\"id\":\"box\",\"status\":\"running\",\"pid\":4242,\"bundle\":\"/srv/box\","
+      "\"annotations\":{\"a\":\"b\"},\"rootfs\":\"/srv/box/"
+      "rootfs\",\"created\":\"2024-01-02T03:04:05.000000006Z\","
+      "\"owner\":\"\",\"initStartTime\":18446744073709551615,\"cgroupPath\":\"hull/"
+      "box\",\"isolation\":\"vm\","
+      "\"isolationSource\":\"annotation\",\"systemdCgroup\":true}";
 
 TEST (state)
 {
@@ -680,9 +817,11 @@ TEST (state)
   CHECK_STR (s->isolation_source, "annotation");
   CHECK (s->systemd_cgroup);
   char *pub = oci_state_to_json (s, true, false);
-  CHECK_STR (pub, "{\"ociVersion\":\"1.2.0\",\"id\":\"box\",\"pid\":4242,\"status\":\"running\",\"bundle\":\"/srv/box\","
-                  "\"rootfs\":\"/srv/box/rootfs\",\"created\":\"2024-01-02T03:04:05.000000006Z\","
-                  "\"annotations\":{\"a\":\"b\"},\"owner\":\"\"}");
+  CHECK_STR (
+      pub,
+      "{\"ociVersion\":\"1.2.0\",\"id\":\"box\",\"pid\":4242,\"status\":\"running\",\"bundle\":\"/srv/box\","
+      "\"rootfs\":\"/srv/box/rootfs\",\"created\":\"2024-01-02T03:04:05.000000006Z\","
+      "\"annotations\":{\"a\":\"b\"},\"owner\":\"\"}");
   char *priv = oci_state_to_json (s, false, false);
   oci_state_free (s);
   s = oci_state_parse (priv, strlen (priv), "state.json", &err);
@@ -701,7 +840,8 @@ TEST (state_bad)
   static const struct bad_case cases[] = {
     { "{\"ociVersion\":\"1.0.0\",\"id\":\"x\",\"status\":\"zombie\",\"bundle\":\"/b\"}",
       "state.json: status: unknown status \"zombie\"" },
-    { "{\"ociVersion\":\"1.0.0\",\"status\":\"created\",\"bundle\":\"/b\"}", "state.json: id: required field missing" },
+    { "{\"ociVersion\":\"1.0.0\",\"status\":\"created\",\"bundle\":\"/b\"}",
+      "state.json: id: required field missing" },
     { "{\"ociVersion\":\"1.0.0\",\"id\":\"x\",\"status\":\"created\",\"bundle\":\"/b\",\"pid\":-3}",
       "state.json: pid: -3 is out of range" },
     { "{\"ociVersion\":\"1.0.0\",\"id\":\"x\",\"status\":\"created\",\"bundle\":\"b\"}",
@@ -728,7 +868,8 @@ TEST (features)
   const struct oci_jv *l = oci_jv_member (root, "linux");
   CHECK (l != NULL);
   const struct oci_jv *cg = oci_jv_member (l, "cgroup");
-  CHECK (cg && oci_jv_member (cg, "v2")->b && !oci_jv_member (cg, "v1")->b && !oci_jv_member (cg, "systemd")->b);
+  CHECK (cg && oci_jv_member (cg, "v2")->b && !oci_jv_member (cg, "v1")->b
+         && !oci_jv_member (cg, "systemd")->b);
   CHECK (oci_jv_member (l, "namespaces")->n == OCI_NS_TYPES);
   CHECK (oci_jv_member (root, "hooks")->n == OCI_HOOK_KINDS);
   oci_json_free (root);
