@@ -28,7 +28,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS := $(LIB_OBJS:.o=.d) $(BUILD)/runtime/main.d
 
-.PHONY: all asan check unit integration install clean fuzz bench format
+.PHONY: all asan check unit integration install clean fuzz fuzz-bins bench format
 all: $(BUILD)/hull
 
 $(BUILD)/%.o: %.c
@@ -54,7 +54,7 @@ asan:
 unit-bins: $(UNIT_BINS)
 
 # The test suite runs against the sanitizer build.
-check: asan
+check: asan fuzz-bins
 	tests/run-tests.sh build-asan
 
 unit: asan
@@ -62,6 +62,20 @@ unit: asan
 
 integration: asan
 	tests/run-tests.sh build-asan integration
+
+# libFuzzer targets (clang): tests/fuzz/fuzz_NAME.c with a seed corpus in
+# tests/fuzz/corpus/NAME.  `make fuzz FUZZ_TIME=600` runs each for that long.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_TIME ?= 60
+FUZZ_LIB_SRCS := $(filter-out runtime/main.c,$(foreach m,common oci ns cgroups image,$(wildcard $(m)/*.c)))
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard */*.h)
+	@mkdir -p build-fuzz
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	  $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS)
+fuzz-bins: $(FUZZ_BINS)
+fuzz: fuzz-bins
+	tests/run-fuzzers.sh $(FUZZ_TIME)
 
 bench: all
 	tests/bench/lifecycle.sh $(BUILD)/hull

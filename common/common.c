@@ -89,7 +89,16 @@ xreallocarray (void *ptr, size_t n, size_t size)
   return oom_check (reallocarray (ptr, n ? n : 1, size ? size : 1));
 }
 char *xstrdup (const char *s) { return s ? oom_check (strdup (s)) : NULL; }
-char *xstrndup (const char *s, size_t n) { return oom_check (strndup (s, n)); }
+/* s need not be NUL-terminated within n bytes (JSON tokens are not). */
+char *
+xstrndup (const char *s, size_t n)
+{
+  size_t len = strnlen (s, n);
+  char *r = xmalloc (len + 1);
+  memcpy (r, s, len);
+  r[len] = '\0';
+  return r;
+}
 
 int
 xasprintf (char **out, const char *fmt, ...)

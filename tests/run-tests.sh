@@ -12,11 +12,11 @@
 # Environment: PYTEST_ARGS (extra pytest arguments, e.g. "-k hooks -x").
 set -u
 
-usage() { echo "usage: $0 BUILD_DIR [unit|integration]" >&2; exit 2; }
+usage() { echo "usage: $0 BUILD_DIR [unit|integration|fuzz]" >&2; exit 2; }
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
 BUILD=$1
 WHAT=${2:-all}
-case $WHAT in all|unit|integration) ;; *) usage ;; esac
+case $WHAT in all|unit|integration|fuzz) ;; *) usage ;; esac
 [ -d "$BUILD" ] || { echo "$0: no build directory $BUILD" >&2; exit 2; }
 BUILD=$(cd "$BUILD" && pwd)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -113,8 +113,24 @@ EOF
     fi
 }
 
+# A short run of every fuzzer (build-fuzz/, made by `make fuzz-bins`) on its
+# seed corpus: each fuzzer counts as one test.
+run_fuzz() {
+    out=$("$SRC/tests/run-fuzzers.sh" "${FUZZ_SECONDS:-20}" 2>&1)
+    echo "$out"
+    line=$(echo "$out" | grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "!! fuzz: no summary line: counted as 1 failure"
+        FAILED=$((FAILED + 1))
+        return
+    fi
+    PASSED=$((PASSED + $(echo "$line" | sed -E 's/fuzz: ([0-9]+) passed.*/\1/')))
+    FAILED=$((FAILED + $(echo "$line" | sed -E 's/.* ([0-9]+) failed$/\1/')))
+}
+
 case $WHAT in
-    all) run_unit; run_integration ;;
+    all) run_unit; run_integration; run_fuzz ;;
+    fuzz) run_fuzz ;;
     unit) run_unit ;;
     integration) run_integration ;;
 esac
