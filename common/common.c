@@ -305,37 +305,6 @@ hull_open_in_root (int root_fd, const char *path, int flags, mode_t mode, hull_e
   return fd;
 }
 
-int
-hull_mkdir_p_in_root (int root_fd, const char *path, mode_t mode, hull_error_t *err)
-{
-  cleanup_free char *copy = xstrdup (path);
-  cleanup_close int cur = openat (root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (cur < 0)
-    return hull_make_error (err, errno, "open rootfs");
-  char *save = NULL;
-  for (char *comp = strtok_r (copy, "/", &save); comp; comp = strtok_r (NULL, "/", &save))
-    {
-      if (strcmp (comp, ".") == 0)
-        continue;
-      /* Each step is resolved in root: "..", absolute symlinks and relative
-       * ones are clamped to root_fd, so the walk cannot leave it. */
-      int next = hull_openat2 (cur, comp, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
-                               RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-      if (next < 0 && errno == ENOENT)
-        {
-          if (mkdirat (cur, comp, mode) < 0 && errno != EEXIST)
-            return hull_make_error (err, errno, "mkdir `%s` (in `%s`)", comp, path);
-          next = hull_openat2 (cur, comp, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
-                               RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-        }
-      if (next < 0)
-        return hull_make_error (err, errno, "open directory `%s` (in `%s`)", comp, path);
-      close (cur);
-      cur = next;
-    }
-  return steal_fd (&cur);
-}
-
 static int
 rm_rf_fd (int dfd, dev_t dev, hull_error_t *err)
 {

@@ -97,9 +97,6 @@ int hull_write_file_atomic (int dirfd, const char *name, const char *data, size_
  * that no symlink (or "..") can lead outside root_fd. */
 int hull_openat2 (int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve);
 int hull_open_in_root (int root_fd, const char *path, int flags, mode_t mode, hull_error_t *err);
-/* Creates every missing directory of path (inside root_fd, each step resolved
- * in root) and returns an O_PATH|O_DIRECTORY fd on the last one. */
-int hull_mkdir_p_in_root (int root_fd, const char *path, mode_t mode, hull_error_t *err);
 /* Recursive removal of dirfd/name (does not follow symlinks, stays on the
  * same file system). */
 int hull_rm_rf_at (int dirfd, const char *name, hull_error_t *err);

@@ -62,7 +62,9 @@ int ns_rootfs_finalize (const struct oci_config *c, int rootfs_fd, bool no_pivot
 
 /* ---- process setup (ns/process.c, ns/user.c, ns/console.c, ns/net.c) --------- */
 int ns_set_hostname (const struct oci_config *c, hull_error_t *err);  /* hostname + domainname */
-int ns_apply_sysctl (const struct oci_config *c, hull_error_t *err);  /* after pivot_root */
+/* In the container's namespaces, before ns_rootfs_finalize makes /proc/sys
+ * read-only. */
+int ns_apply_sysctl (const struct oci_config *c, hull_error_t *err);
 int ns_apply_rlimits (const struct oci_process *p, hull_error_t *err);
 int ns_apply_personality (const struct oci_config *c, hull_error_t *err);
 /* Creates a pty in the container's devpts (after pivot_root), sends the

@@ -12,7 +12,7 @@
  *   init   -> READY        init is fully set up and blocks on the exec fifo
  *   any    -> ERROR        status + message, turned into a hull error by the parent
  * EOF on the socket means the other side died; the child then just exits. */
-#include "ns-internal.h"
+#include "rootfs-internal.h"
 
 #include <linux/sched.h>
 #include <poll.h>
@@ -302,7 +302,7 @@ init_build_rootfs (struct child_ctx *ctx, pid_t host_pid, hull_error_t *err)
   if (rootfs_fd < 0)
     return -1;
   /* As runc: a missing process.cwd is created (inside the rootfs). */
-  int cwd_fd = hull_mkdir_p_in_root (rootfs_fd, o->config->process->cwd, 0755, err);
+  int cwd_fd = ns_resolve_in_root (rootfs_fd, o->config->process->cwd, NS_CREATE_DIR, 0, NULL, err);
   if (cwd_fd < 0)
     return hull_error_wrap (err, "process.cwd");
   close (cwd_fd);
@@ -310,9 +310,12 @@ init_build_rootfs (struct child_ctx *ctx, pid_t host_pid, hull_error_t *err)
     return -1;
   if (ns_set_hostname (o->config, err) < 0)
     return -1;
-  if (ns_rootfs_finalize (o->config, rootfs_fd, o->no_pivot, err) < 0)
+  /* Before finalize: it makes /proc/sys read-only (runc's default
+   * readonlyPaths).  /proc/sys/net and the ipc sysctls follow the writer's
+   * namespaces, which are already the container's. */
+  if (ns_apply_sysctl (o->config, err) < 0)
     return -1;
-  return ns_apply_sysctl (o->config, err);
+  return ns_rootfs_finalize (o->config, rootfs_fd, o->no_pivot, err);
 }
 
 /* Everything the init does in its namespaces, up to execve. */

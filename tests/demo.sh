@@ -7,7 +7,7 @@ dir=$(mktemp -d /tmp/hull-demo.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 mkdir -p "$dir/rootfs/bin"
 cp /bin/busybox "$dir/rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do
+for applet in $(/bin/busybox --list | grep -vx busybox); do
   ln -sf busybox "$dir/rootfs/bin/$applet"
 done
 cd "$dir"
