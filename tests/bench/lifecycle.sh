@@ -95,7 +95,8 @@ run_cmd() {
 
 fail() { echo "$0: $*" >&2; exit 1; }
 
-now_ns() { local t=${EPOCHREALTIME/./}; echo $((10#$t * 1000)); }
+# Microseconds from bash's own clock: a $(...) here would fork a subshell
+# per reading and add the same ~1 ms to both runtimes, hiding the ratio.
 
 # ---- rounds --------------------------------------------------------------------------
 # Warm-up: page cache, the runtimes' own first-run setup.
@@ -108,10 +109,10 @@ for ((r = 0; r < ROUNDS; r++)); do
     if ((r % 2 == 0)); then order=(hull peer); else order=(peer hull); fi
     for n in "${order[@]}"; do
         bin=${BIN[$n]}
-        t0=$(now_ns)
+        t0=${EPOCHREALTIME/./}
         lifecycle "$bin" "$WORK/root-$n" "b$r-$n" "" /dev/null
-        t1=$(now_ns)
-        echo "$n $((t1 - t0))" >>"$WORK/times"
+        t1=${EPOCHREALTIME/./}
+        echo "$n $(((10#$t1 - 10#$t0) * 1000))" >>"$WORK/times"
         lifecycle "$bin" "$WORK/root-$n" "m$r-$n" time "$WORK/rss-$n"
     done
     if (((r + 1) % 50 == 0)); then echo "  $((r + 1))/$ROUNDS rounds" >&2; fi
