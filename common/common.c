@@ -43,6 +43,18 @@ hull_make_error (hull_error_t *err, int status, const char *fmt, ...)
 }
 
 int
+hull_make_error_code (hull_error_t *err, int status, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  error_vset (err, 0, fmt, ap);
+  va_end (ap);
+  if (err && *err)
+    (*err)->status = status;
+  return -1;
+}
+
+int
 hull_error_wrap (hull_error_t *err, const char *fmt, ...)
 {
   cleanup_free char *prefix = NULL;

@@ -30,6 +30,10 @@ typedef struct hull_error_s *hull_error_t;
  * is non-zero.  Returns -1 (so `return hull_make_error (...)` works). */
 int hull_make_error (hull_error_t *err, int status, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
+/* Like hull_make_error, but the message stands alone (no strerror appended);
+ * status is still kept for callers that test it (ENOENT: "does not exist"). */
+int hull_make_error_code (hull_error_t *err, int status, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
 /* Prefixes context ("config.json: ") to an existing error.  Returns -1. */
 int hull_error_wrap (hull_error_t *err, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));

@@ -335,10 +335,8 @@ fs_error (hull_error_t *err, int fsfd, const char *fstype, const char *dest)
     }
   if (kmsg[0] == '\0')
     return hull_make_error (err, saved_errno, "mount `%s` on `%s`", fstype, dest);
-  hull_make_error (err, 0, "mount `%s` on `%s`: %s (%s)", fstype, dest, strerror (saved_errno), kmsg);
-  if (err && *err)
-    (*err)->status = saved_errno;
-  return -1;
+  return hull_make_error_code (err, saved_errno, "mount `%s` on `%s`: %s (%s)", fstype, dest,
+                               strerror (saved_errno), kmsg);
 }
 
 /* Splits fs data on commas, except inside double quotes (SELinux contexts

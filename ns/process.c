@@ -425,10 +425,7 @@ resolve_executable (const char *name, char **env, char **out, hull_error_t *err)
           return 0;
         }
     }
-  hull_make_error (err, 0, "exec: \"%s\": executable file not found in $PATH", name);
-  if (err && *err)
-    (*err)->status = ENOENT;
-  return -1;
+  return hull_make_error_code (err, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
 }
 
 static int

@@ -140,10 +140,7 @@ static int
 walk_link_error (hull_error_t *err, struct walk *w, const char *comp, int status, const char *why)
 {
   cleanup_free char *at = walk_path (w);
-  hull_make_error (err, 0, "`%s%s%s` %s", at, strcmp (at, "/") == 0 ? "" : "/", comp, why);
-  if (err && *err)
-    (*err)->status = status;
-  return -1;
+  return hull_make_error_code (err, status, "`%s%s%s` %s", at, strcmp (at, "/") == 0 ? "" : "/", comp, why);
 }
 
 /* What does not exist yet cannot be a symlink: when the walk stops on a

@@ -471,11 +471,8 @@ parent_handle (const struct ns_spawn_opts *o, int sync_fd, struct sync_msg *m, s
       return sync_send (sync_fd, SYNC_CONTINUE, st->init) < 0 ? hull_make_error (err, errno, "sync: continue")
                                                               : 0;
     case SYNC_ERROR:
-      /* The message already carries strerror(status); keep the status only. */
-      hull_make_error (err, 0, "%s", m->msg);
-      if (err && *err)
-        (*err)->status = m->status;
-      return -1;
+      /* The message already carries strerror(status). */
+      return hull_make_error_code (err, m->status, "%s", m->msg);
     default:
       return hull_make_error (err, EPROTO, "sync: unexpected message %d from the container init", m->type);
     }

@@ -61,7 +61,7 @@ lock_dir (int fd, const char *id, hull_error_t *err)
   if (fstat (fd, &st) < 0)
     return hull_make_error (err, errno, "stat container `%s`", id);
   if (st.st_nlink == 0)
-    return hull_make_error (err, ENOENT, "container `%s` does not exist", id);
+    return hull_make_error_code (err, ENOENT, "container `%s` does not exist", id);
   return 0;
 }
 
@@ -107,7 +107,7 @@ hull_container_load (struct hull_context *ctx, const char *id, bool lock, struct
   if (fd < 0)
     {
       if (errno == ENOENT)
-        return hull_make_error (err, ENOENT, "container `%s` does not exist", id);
+        return hull_make_error_code (err, ENOENT, "container `%s` does not exist", id);
       return hull_make_error (err, errno, "open state directory `%s`", path);
     }
   if (lock && lock_dir (fd, id, err) < 0)
@@ -119,7 +119,7 @@ hull_container_load (struct hull_context *ctx, const char *id, bool lock, struct
       if ((*err)->status == ENOENT)
         {
           hull_error_release (err);
-          return hull_make_error (err, ENOENT, "container `%s` does not exist (it is being created or deleted)",
+          return hull_make_error_code (err, ENOENT, "container `%s` does not exist (it is being created or deleted)",
                                   id);
         }
       return hull_error_wrap (err, "container `%s`", id);
