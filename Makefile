@@ -91,4 +91,9 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
+# Fragments owned by their folders: the test host VM (tests/vm/vm.mk) and
+# the VMM's guest kernel, agent and initramfs (vm-shim/vm-shim.mk).
+-include tests/vm/vm.mk
+-include vm-shim/vm-shim.mk
+
 -include $(DEPS)
