@@ -19,6 +19,7 @@ static const struct command commands[] = {
   { "kill", hull_cmd_kill, "send a signal to the container's init (or all its processes)" },
   { "delete", hull_cmd_delete, "delete a container and everything it holds" },
   { "list", hull_cmd_list, "list the containers under --root" },
+  { "ps", hull_cmd_ps, "list the processes of a container" },
   { "spec", hull_cmd_spec, "write a default config.json" },
   { "features", hull_cmd_features, "print what this build supports (runtime-spec features document)" },
   { NULL, NULL, NULL },
