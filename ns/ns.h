@@ -49,6 +49,23 @@ struct ns_spawn_opts
  * been killed and reaped and nothing of it is left. */
 int ns_spawn_container (const struct ns_spawn_opts *opts, pid_t *pid_out, hull_error_t *err);
 
+/* ---- exec (ns/exec.c) --------------------------------------------------------- */
+struct ns_exec_opts
+{
+  pid_t init_pid;                      /* the container's init (its namespaces) */
+  const struct oci_config *config;     /* the container's config: which namespaces it has */
+  const struct oci_process *process;   /* what to run */
+  int cgroup_fd;                       /* the container's cgroup, or -1 */
+  int console_socket_fd;               /* with process->terminal */
+  int preserve_fds;
+};
+/* Starts process inside the container: its namespaces, cgroup, rlimits,
+ * user, capabilities (and the config's seccomp) — as a child of the caller,
+ * which can wait for it.  Returns once the process has exec'd; a setup
+ * error (missing binary, bad cwd...) is returned as a hull error.  The
+ * caller's pid namespace for children changes to the container's. */
+int ns_exec_spawn (const struct ns_exec_opts *o, pid_t *pid, hull_error_t *err);
+
 /* ---- rootfs (ns/rootfs.c, ns/mounts.c, ns/dev.c) — run in the child ------------ */
 /* In the new mount namespace: makes "/" rslave/rprivate per
  * linux.rootfsPropagation, bind-mounts the rootfs onto itself, performs

@@ -281,6 +281,9 @@ struct oci_config *oci_config_default (bool rootless, uid_t uid, gid_t gid);
 /* Parses a process.json as accepted by `exec --process`. */
 struct oci_process *oci_process_parse (const char *json, size_t len, const char *name, hull_error_t *err);
 void oci_process_free (struct oci_process *p);
+char *oci_process_to_json (const struct oci_process *p, bool pretty);
+/* A deep copy (what `exec` starts from: the container's process). */
+struct oci_process *oci_process_dup (const struct oci_process *p);
 
 /* Parses the JSON form of linux.resources (`update --resources`). */
 int oci_resources_parse (const char *json, size_t len, const char *name, struct oci_resources *out,

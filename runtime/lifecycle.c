@@ -75,8 +75,8 @@ owner_name (void)
   return pw ? xstrdup (pw->pw_name) : hull_fmt ("%u", geteuid ());
 }
 
-static int
-connect_console_socket (const char *path, hull_error_t *err)
+int
+hull_connect_console_socket (const char *path, hull_error_t *err)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   if (strlen (path) >= sizeof (addr.sun_path))
@@ -146,7 +146,7 @@ plan_create (const struct hull_create_opts *o, struct create_plan *p, hull_error
     return -1;
   if (ns_validate_config (p->config, err) < 0)
     return hull_error_wrap (err, "config.json");
-  if (cg_check_resources (&p->config->linux_->resources, err) < 0)
+  if (cg_check_resources (&p->config->linux_->resources, false, err) < 0)
     return hull_error_wrap (err, "config.json");
   if (resolve_rootfs (p, err) < 0)
     return -1;
@@ -168,7 +168,7 @@ plan_create (const struct hull_create_opts *o, struct create_plan *p, hull_error
     return -1;
   if (o->console_socket_fd >= 0)
     p->console_fd = dup (o->console_socket_fd);
-  else if (o->console_socket && (p->console_fd = connect_console_socket (o->console_socket, err)) < 0)
+  else if (o->console_socket && (p->console_fd = hull_connect_console_socket (o->console_socket, err)) < 0)
     return -1;
   return 0;
 }
@@ -194,10 +194,9 @@ fill_initial_state (struct hull_container *c, const struct create_plan *p)
     s->annotations.v[i] = (struct oci_kv){ xstrdup (a->v[i].key), xstrdup (a->v[i].value) };
 }
 
-static int
-write_pid_file (const char *path, pid_t pid, hull_error_t *err)
+int
+hull_write_pid_file (const char *path, pid_t pid, hull_error_t *err)
 {
-  cleanup_free char *abs = path[0] == '/' ? xstrdup (path) : NULL;
   cleanup_free char *dir = xstrdup (path);
   char *slash = strrchr (dir, '/');
   const char *name = slash ? slash + 1 : dir;
@@ -236,6 +235,7 @@ spawn_init (struct hull_context *ctx, const struct hull_create_opts *o, struct c
     .on_namespaces_ready = on_namespaces_ready,
     .on_child_stage = on_child_stage,
     .data = &cc,
+    .seccomp_state = c->state,
   };
   return ns_spawn_container (&so, pid, err);
 }
@@ -265,7 +265,7 @@ hull_create_container (struct hull_context *ctx, const struct hull_create_opts *
   c->state->pid = pid;
   c->state->init_start_time = hull_proc_start_time (pid);
   c->state->status = OCI_STATUS_CREATED;
-  if (hull_container_save (c, err) < 0 || (o->pid_file && write_pid_file (o->pid_file, pid, err) < 0))
+  if (hull_container_save (c, err) < 0 || (o->pid_file && hull_write_pid_file (o->pid_file, pid, err) < 0))
     goto undo_init;
   if (p.console_peer >= 0)
     {
@@ -307,9 +307,8 @@ out:
   return ret;
 }
 
-/* The config saved at create time (hooks for start and delete). */
-static struct oci_config *
-load_saved_config (struct hull_container *c, hull_error_t *err)
+struct oci_config *
+hull_container_config (struct hull_container *c, hull_error_t *err)
 {
   cleanup_free char *json = NULL;
   size_t len = 0;
@@ -336,7 +335,7 @@ hull_start_container (struct hull_context *ctx, const char *id, hull_error_t *er
   enum oci_status st = hull_container_status (c);
   if (st != OCI_STATUS_CREATED)
     return hull_make_error (err, 0, "cannot start container `%s`: it is %s, not created", id, status_name (st));
-  struct oci_config *config = load_saved_config (c, err);
+  struct oci_config *config = hull_container_config (c, err);
   if (config == NULL)
     return -1;
   int fd = openat (c->dir_fd, EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -425,7 +424,7 @@ hull_delete_container (struct hull_context *ctx, const char *id, bool force, hul
     return -1;
   if (c->state->cgroup_path && cg_destroy (c->state->cgroup_path, err) < 0)
     return -1;
-  struct oci_config *config = load_saved_config (c, err);
+  struct oci_config *config = hull_container_config (c, err);
   if (config == NULL)
     hull_error_release (err); /* delete must work even with a damaged copy */
   else

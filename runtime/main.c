@@ -15,6 +15,7 @@ static const struct command commands[] = {
   { "create", hull_cmd_create, "create a container from a bundle (it waits for `start`)" },
   { "start", hull_cmd_start, "start the process of a created container" },
   { "run", hull_cmd_run, "create and start a container, wait for it, delete it" },
+  { "exec", hull_cmd_exec, "run another process in a container" },
   { "state", hull_cmd_state, "print the state of a container as JSON" },
   { "kill", hull_cmd_kill, "send a signal to the container's init (or all its processes)" },
   { "delete", hull_cmd_delete, "delete a container and everything it holds" },

@@ -95,6 +95,11 @@ int hull_start_container (struct hull_context *ctx, const char *id, hull_error_t
  * and the state. */
 int hull_delete_container (struct hull_context *ctx, const char *id, bool force, hull_error_t *err);
 int hull_parse_signal (const char *s, int *sig, hull_error_t *err);
+/* The config saved in the state directory at create time. */
+struct oci_config *hull_container_config (struct hull_container *c, hull_error_t *err);
+int hull_connect_console_socket (const char *path, hull_error_t *err);
+/* Writes the pid atomically (temp file + rename), as runc. */
+int hull_write_pid_file (const char *path, pid_t pid, hull_error_t *err);
 
 struct hull_cmd_help;
 /* create/run share their options (runtime/cmd_create.c).  Returns 1 when
@@ -102,6 +107,21 @@ struct hull_cmd_help;
 int hull_parse_create_opts (const struct hull_cmd_help *h, int argc, char **argv, bool is_run,
                             struct hull_create_opts *o, bool *detach, hull_error_t *err);
 extern const char hull_create_options_help[];
+
+/* ---- foreground processes (runtime/foreground.c) ------------------------- */
+#include <signal.h>
+struct hull_fg
+{
+  sigset_t old_mask;
+  int sigfd;
+};
+/* Before the process is started: blocks the forwarded signals and SIGCHLD
+ * into a signalfd, and makes us a subreaper. */
+int hull_fg_prepare (struct hull_fg *fg, hull_error_t *err);
+/* Relays the pty (master >= 0; raw mode when stdin is a terminal), forwards
+ * signals, reaps, and returns pid's exit status (128+N for signal N). */
+int hull_fg_wait (struct hull_fg *fg, pid_t pid, int master);
+void hull_fg_release (struct hull_fg *fg);
 
 /* ---- commands (one file each) --------------------------------------------- */
 typedef int (*hull_command_fn) (struct hull_context *ctx, int argc, char **argv, hull_error_t *err);
@@ -115,6 +135,7 @@ int hull_cmd_list (struct hull_context *, int, char **, hull_error_t *);
 int hull_cmd_spec (struct hull_context *, int, char **, hull_error_t *);
 int hull_cmd_features (struct hull_context *, int, char **, hull_error_t *);
 int hull_cmd_ps (struct hull_context *, int, char **, hull_error_t *);
+int hull_cmd_exec (struct hull_context *, int, char **, hull_error_t *);
 
 /* ---- option parsing helper (runtime/opts.c) -------------------------------- */
 /* Prints usage for `cmd` when -h/--help is among argv and returns 1; the

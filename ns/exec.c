@@ -1,0 +1,210 @@
+/* Running another process in an existing container (`hull exec`).
+ *
+ * The runtime joins the container's pid and time namespaces itself (setns on
+ * those only changes what its children get), then clones the child straight
+ * into the container's cgroup.  The child joins the user namespace first,
+ * then the others, the mount namespace last (which also moves its root and
+ * cwd to the container's root), and sets up the process as the init did.
+ * It reports a setup error over a SOCK_SEQPACKET socket; a successful execve
+ * closes the socket (CLOEXEC), which the runtime sees as EOF. */
+#include "ns-internal.h"
+
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+static const char *const proc_ns_names[OCI_NS_TYPES] = {
+  [OCI_NS_PID] = "pid",  [OCI_NS_NETWORK] = "net", [OCI_NS_MOUNT] = "mnt",       [OCI_NS_IPC] = "ipc",
+  [OCI_NS_UTS] = "uts",  [OCI_NS_USER] = "user",   [OCI_NS_CGROUP] = "cgroup", [OCI_NS_TIME] = "time",
+};
+
+struct exec_ns
+{
+  int fds[OCI_NS_TYPES]; /* -1 when the container does not have that namespace */
+};
+
+static void
+exec_ns_close (struct exec_ns *ns)
+{
+  for (int t = 0; t < OCI_NS_TYPES; t++)
+    if (ns->fds[t] >= 0)
+      close (ns->fds[t]);
+}
+
+/* Opens /proc/INIT/ns/X for every namespace type in the container's config.
+ * Namespaces not listed are the host's, shared with us. */
+static int
+exec_ns_open (const struct ns_exec_opts *o, struct exec_ns *ns, hull_error_t *err)
+{
+  const struct oci_linux *l = o->config->linux_;
+  for (int t = 0; t < OCI_NS_TYPES; t++)
+    ns->fds[t] = -1;
+  for (size_t i = 0; l && i < l->n_namespaces; i++)
+    {
+      enum oci_ns_type t = l->namespaces[i].type;
+      char path[64];
+      snprintf (path, sizeof (path), "/proc/%d/ns/%s", o->init_pid, proc_ns_names[t]);
+      ns->fds[t] = open (path, O_RDONLY | O_CLOEXEC);
+      if (ns->fds[t] < 0)
+        {
+          int saved_errno = errno;
+          exec_ns_close (ns);
+          return hull_make_error (err, saved_errno, "open the container's %s namespace `%s`",
+                                  oci_ns_type_names[t], path);
+        }
+    }
+  return 0;
+}
+
+static int
+join (struct exec_ns *ns, enum oci_ns_type t, hull_error_t *err)
+{
+  if (ns->fds[t] < 0)
+    return 0;
+  if (setns (ns->fds[t], oci_ns_clone_flag (t)) < 0)
+    return hull_make_error (err, errno, "join the container's %s namespace", oci_ns_type_names[t]);
+  return 0;
+}
+
+static int
+child_setup (const struct ns_exec_opts *o, struct exec_ns *ns, hull_error_t *err)
+{
+  static const enum oci_ns_type order[]
+      = { OCI_NS_USER, OCI_NS_IPC, OCI_NS_UTS, OCI_NS_NETWORK, OCI_NS_CGROUP, OCI_NS_MOUNT };
+  const struct oci_process *p = o->process;
+  for (size_t i = 0; i < sizeof (order) / sizeof (order[0]); i++)
+    if (join (ns, order[i], err) < 0)
+      return -1;
+  if (p->terminal && ns_console_setup (p, o->console_socket_fd, false, err) < 0)
+    return -1;
+  if (ns_apply_rlimits (p, err) < 0)
+    return -1;
+  if (ns_apply_user_and_caps (p, ns->fds[OCI_NS_USER] >= 0, err) < 0)
+    return -1;
+  if (ns_check_executable (p, err) < 0)
+    return -1;
+  return ns_exec_process (p, o->preserve_fds, err);
+}
+
+__attribute__ ((noreturn)) static void
+exec_child (const struct ns_exec_opts *o, struct exec_ns *ns, int sync_fd)
+{
+  hull_error_t err = NULL;
+  sigset_t none;
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  child_setup (o, ns, &err);
+  char msg[4096];
+  int n = snprintf (msg, sizeof (msg), "%s", err ? err->msg : "exec failed");
+  send (sync_fd, msg, (size_t) n + 1, MSG_NOSIGNAL);
+  _exit (127);
+}
+
+static int
+restore_own (struct exec_ns *own, hull_error_t *err)
+{
+  int ret = 0;
+  for (int t = 0; t < OCI_NS_TYPES; t++)
+    if (own->fds[t] >= 0 && setns (own->fds[t], oci_ns_clone_flag (t)) < 0)
+      ret = hull_make_error (err, errno, "return to our own %s namespace", oci_ns_type_names[t]);
+  return ret;
+}
+
+static pid_t
+clone_into_cgroup (int cgroup_fd)
+{
+  struct clone_args args = { .exit_signal = SIGCHLD };
+  if (cgroup_fd >= 0)
+    {
+      args.flags = CLONE_INTO_CGROUP;
+      args.cgroup = (uint64_t) cgroup_fd;
+    }
+  return syscall (SYS_clone3, &args, sizeof (args));
+}
+
+/* Waits for EOF (the child exec'd) or its error message. */
+static int
+wait_for_exec (int sync_fd, pid_t pid, hull_error_t *err)
+{
+  char msg[4096];
+  ssize_t r;
+  do
+    r = recv (sync_fd, msg, sizeof (msg) - 1, 0);
+  while (r < 0 && errno == EINTR);
+  if (r == 0)
+    return 0;
+  waitpid (pid, NULL, 0);
+  if (r < 0)
+    return hull_make_error (err, errno, "sync with the exec'd process");
+  msg[r] = '\0';
+  return hull_make_error (err, 0, "%s", msg);
+}
+
+int
+ns_exec_spawn (const struct ns_exec_opts *o, pid_t *pid_out, hull_error_t *err)
+{
+  struct exec_ns ns;
+  if (exec_ns_open (o, &ns, err) < 0)
+    return -1;
+  /* pid and time namespaces apply to our children only: join them here,
+   * and go back to ours right after the clone, so that nothing else we fork
+   * (LeakSanitizer's tracer at exit, hooks) lands in the container. */
+  int ret = -1;
+  int sv[2] = { -1, -1 };
+  struct exec_ns own = { .fds = { [0 ... OCI_NS_TYPES - 1] = -1 } };
+  own.fds[OCI_NS_PID] = open ("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+  own.fds[OCI_NS_TIME] = open ("/proc/self/ns/time", O_RDONLY | O_CLOEXEC);
+  if (own.fds[OCI_NS_PID] < 0)
+    {
+      hull_make_error (err, errno, "open /proc/self/ns/pid");
+      goto out;
+    }
+  if (join (&ns, OCI_NS_PID, err) < 0 || join (&ns, OCI_NS_TIME, err) < 0)
+    goto out;
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    {
+      hull_make_error (err, errno, "socketpair");
+      goto out;
+    }
+  pid_t pid = clone_into_cgroup (o->cgroup_fd);
+  if (pid < 0 && o->cgroup_fd >= 0)
+    pid = clone_into_cgroup (-1); /* the cgroup may be gone (init exiting) */
+  if (pid < 0)
+    {
+      hull_make_error (err, errno, "clone the exec process");
+      goto out;
+    }
+  if (pid == 0)
+    {
+      close (sv[0]);
+      exec_child (o, &ns, sv[1]);
+    }
+  close (sv[1]);
+  sv[1] = -1;
+  if (restore_own (&own, err) < 0)
+    {
+      kill (pid, SIGKILL);
+      waitpid (pid, NULL, 0);
+      goto out;
+    }
+  if (wait_for_exec (sv[0], pid, err) < 0)
+    goto out;
+  *pid_out = pid;
+  ret = 0;
+out:
+  for (int i = 0; i < 2; i++)
+    if (sv[i] >= 0)
+      close (sv[i]);
+  if (own.fds[OCI_NS_PID] >= 0 && ret < 0)
+    restore_own (&own, NULL);
+  exec_ns_close (&own);
+  exec_ns_close (&ns);
+  return ret;
+}
