@@ -19,6 +19,15 @@ struct hull_context
   const char *program;     /* basename of argv[0] */
 };
 
+/* ---- host configuration (runtime/conf.c): /etc/hull/hull.conf ------------ */
+struct hull_conf
+{
+  /* unenforceable_limits = warn: a resource limit whose controller the host's
+   * cgroup2 hierarchy lacks (hybrid hosts) is a warning instead of an error. */
+  bool limits_warn_only;
+};
+int hull_conf_load (struct hull_conf *conf, hull_error_t *err);
+
 /* ---- logging (runtime/log.c) ---------------------------------------------- */
 enum hull_log_level { HULL_LOG_DEBUG, HULL_LOG_INFO, HULL_LOG_WARNING, HULL_LOG_ERROR };
 int hull_log_init (struct hull_context *ctx, hull_error_t *err);
