@@ -289,6 +289,10 @@ struct oci_process *oci_process_dup (const struct oci_process *p);
 int oci_resources_parse (const char *json, size_t len, const char *name, struct oci_resources *out,
                          hull_error_t *err);
 void oci_resources_release (struct oci_resources *r);
+/* What `update` does: every field set in src replaces dst's (arrays as a
+ * whole; unified key by key).  Moves memory out of src, which stays safe to
+ * release. */
+void oci_resources_merge (struct oci_resources *dst, struct oci_resources *src);
 
 /* ---- state.json ---------------------------------------------------------- */
 enum oci_status { OCI_STATUS_CREATING, OCI_STATUS_CREATED, OCI_STATUS_RUNNING, OCI_STATUS_STOPPED,

@@ -256,3 +256,100 @@ oci_resources_release (struct oci_resources *r)
   oci_kvs_release (&r->unified);
   memset (r, 0, sizeof (*r));
 }
+
+/* Moves *src into *dst (freeing what it replaces) when src has entries. */
+#define MOVE_ARRAY(dst, src, field, nfield, release_elem)                                                   \
+  do                                                                                                       \
+    if ((src)->nfield > 0)                                                                                 \
+      {                                                                                                    \
+        for (size_t i_ = 0; i_ < (dst)->nfield; i_++)                                                      \
+          release_elem (&(dst)->field[i_]);                                                                \
+        free ((dst)->field);                                                                               \
+        (dst)->field = (src)->field;                                                                       \
+        (dst)->nfield = (src)->nfield;                                                                     \
+        (src)->field = NULL;                                                                               \
+        (src)->nfield = 0;                                                                                 \
+      }                                                                                                    \
+  while (0)
+#define MOVE_OPT(dst, src, field)                                                                          \
+  do                                                                                                       \
+    if ((src)->field.set)                                                                                  \
+      (dst)->field = (src)->field;                                                                         \
+  while (0)
+#define MOVE_STR(dst, src, field)                                                                          \
+  do                                                                                                       \
+    if ((src)->field)                                                                                      \
+      {                                                                                                    \
+        free ((dst)->field);                                                                               \
+        (dst)->field = (src)->field;                                                                       \
+        (src)->field = NULL;                                                                               \
+      }                                                                                                    \
+  while (0)
+
+static void release_nothing (void *p) { (void) p; }
+static void release_device (struct oci_device_cgroup *d) { free (d->access); }
+static void release_hugepage (struct oci_hugepage_limit *h) { free (h->page_size); }
+static void release_rdma (struct oci_rdma *r) { free (r->device); }
+static void release_kv (struct oci_kv *kv) { free (kv->key); free (kv->value); }
+
+static void
+merge_memory_cpu (struct oci_resources *dst, struct oci_resources *src)
+{
+  MOVE_OPT (dst, src, memory.limit);
+  MOVE_OPT (dst, src, memory.reservation);
+  MOVE_OPT (dst, src, memory.swap);
+  MOVE_OPT (dst, src, memory.kernel);
+  MOVE_OPT (dst, src, memory.kernel_tcp);
+  MOVE_OPT (dst, src, memory.swappiness);
+  MOVE_OPT (dst, src, memory.disable_oom_killer);
+  MOVE_OPT (dst, src, memory.use_hierarchy);
+  MOVE_OPT (dst, src, memory.check_before_update);
+  MOVE_OPT (dst, src, cpu.shares);
+  MOVE_OPT (dst, src, cpu.period);
+  MOVE_OPT (dst, src, cpu.realtime_period);
+  MOVE_OPT (dst, src, cpu.quota);
+  MOVE_OPT (dst, src, cpu.burst);
+  MOVE_OPT (dst, src, cpu.realtime_runtime);
+  MOVE_OPT (dst, src, cpu.idle);
+  MOVE_STR (dst, src, cpu.cpus);
+  MOVE_STR (dst, src, cpu.mems);
+}
+
+void
+oci_resources_merge (struct oci_resources *dst, struct oci_resources *src)
+{
+  merge_memory_cpu (dst, src);
+  MOVE_OPT (dst, src, block_io.weight);
+  MOVE_OPT (dst, src, block_io.leaf_weight);
+  MOVE_ARRAY (dst, src, block_io.weight_device, block_io.n_weight_device, release_nothing);
+  MOVE_ARRAY (dst, src, block_io.throttle_read_bps, block_io.n_throttle_read_bps, release_nothing);
+  MOVE_ARRAY (dst, src, block_io.throttle_write_bps, block_io.n_throttle_write_bps, release_nothing);
+  MOVE_ARRAY (dst, src, block_io.throttle_read_iops, block_io.n_throttle_read_iops, release_nothing);
+  MOVE_ARRAY (dst, src, block_io.throttle_write_iops, block_io.n_throttle_write_iops, release_nothing);
+  MOVE_ARRAY (dst, src, devices, n_devices, release_device);
+  MOVE_ARRAY (dst, src, hugepage_limits, n_hugepage_limits, release_hugepage);
+  MOVE_OPT (dst, src, network.class_id);
+  MOVE_ARRAY (dst, src, network.priorities, network.n_priorities, release_kv);
+  MOVE_OPT (dst, src, pids.limit);
+  MOVE_ARRAY (dst, src, rdma, n_rdma, release_rdma);
+  /* unified: keys are merged one by one (an update sets some, keeps the rest). */
+  for (size_t i = 0; i < src->unified.n; i++)
+    {
+      struct oci_kv *kv = &src->unified.v[i];
+      size_t j = 0;
+      while (j < dst->unified.n && strcmp (dst->unified.v[j].key, kv->key) != 0)
+        j++;
+      if (j == dst->unified.n)
+        {
+          dst->unified.v = xreallocarray (dst->unified.v, dst->unified.n + 1, sizeof (struct oci_kv));
+          dst->unified.v[dst->unified.n++] = *kv;
+        }
+      else
+        {
+          release_kv (&dst->unified.v[j]);
+          dst->unified.v[j] = *kv;
+        }
+      kv->key = kv->value = NULL;
+    }
+  dst->present = dst->present || src->present;
+}

@@ -898,4 +898,28 @@ TEST (json_paths)
   CHECK (ok);
 }
 
+/* `update`: fields set in the update replace the container's, the rest stay. */
+TEST (resources_merge)
+{
+  hull_error_t err = NULL;
+  const char *base_json = "{\"memory\":{\"limit\":1000,\"reservation\":500},\"cpu\":{\"cpus\":\"0\"},"
+                          "\"pids\":{\"limit\":10},\"unified\":{\"memory.high\":\"900\",\"pids.max\":\"9\"}}";
+  const char *upd_json = "{\"memory\":{\"limit\":2000},\"cpu\":{\"cpus\":\"0-1\"},"
+                         "\"unified\":{\"memory.high\":\"1900\",\"io.weight\":\"50\"}}";
+  struct oci_resources base, upd;
+  CHECK (oci_resources_parse (base_json, strlen (base_json), "base", &base, &err) == 0);
+  CHECK (oci_resources_parse (upd_json, strlen (upd_json), "update", &upd, &err) == 0);
+  oci_resources_merge (&base, &upd);
+  oci_resources_release (&upd);
+  CHECK (base.memory.limit.set && base.memory.limit.v == 2000);
+  CHECK (base.memory.reservation.set && base.memory.reservation.v == 500);
+  CHECK_STR (base.cpu.cpus, "0-1");
+  CHECK (base.pids.limit.set && base.pids.limit.v == 10);
+  CHECK (base.unified.n == 3);
+  CHECK_STR (oci_kvs_get (&base.unified, "memory.high"), "1900");
+  CHECK_STR (oci_kvs_get (&base.unified, "pids.max"), "9");
+  CHECK_STR (oci_kvs_get (&base.unified, "io.weight"), "50");
+  oci_resources_release (&base);
+}
+
 RUN_TESTS ("oci")
