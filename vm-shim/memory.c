@@ -1,0 +1,112 @@
+/* Guest RAM: one sealed memfd, mapped once, given to KVM in at most two
+ * slots (below the MMIO hole, and from 4 GiB).  vm_mem_ptr() is the only
+ * way from a guest-physical address to a host pointer. */
+#include "vm-internal.h"
+
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+void *
+vm_mem_ptr (const struct vm_mem *m, uint64_t gpa, uint64_t len)
+{
+  for (unsigned i = 0; i < m->n_regions; i++)
+    {
+      const struct vm_mem_region *r = &m->regions[i];
+      /* Written so that nothing overflows: gpa - r->gpa is only computed
+       * once gpa >= r->gpa, and len is compared with what is left. */
+      if (gpa < r->gpa)
+        continue;
+      uint64_t off = gpa - r->gpa;
+      if (off > r->size || len > r->size - off)
+        continue;
+      return r->hva + off;
+    }
+  return NULL;
+}
+
+void
+vm_mem_init_buffer (struct vm_mem *m, void *buf, size_t size, uint64_t gpa)
+{
+  memset (m, 0, sizeof (*m));
+  m->fd = -1;
+  m->regions[0] = (struct vm_mem_region){ .gpa = gpa, .size = size, .hva = buf };
+  m->n_regions = 1;
+}
+
+uint64_t
+vm_mem_low_end (const struct vm_mem *m)
+{
+  return m->n_regions > 0 && m->regions[0].gpa == 0 ? m->regions[0].size : 0;
+}
+
+static int
+memory_create_memfd (uint64_t size, int *fd_out, hull_error_t *err)
+{
+  cleanup_close int fd = memfd_create ("hull-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0)
+    return hull_make_error (err, errno, "memfd_create guest RAM");
+  if (ftruncate (fd, (off_t) size) < 0)
+    return hull_make_error (err, errno, "size guest RAM memfd to %" PRIu64 " bytes", size);
+  /* The size can no longer change: a later holder of the fd (a virtio-fs
+   * or vhost-user backend) cannot shrink it under the VMM's mapping. */
+  if (fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+    return hull_make_error (err, errno, "seal guest RAM memfd");
+  *fd_out = steal_fd (&fd);
+  return 0;
+}
+
+static int
+memory_add_slot (struct vm *vm, unsigned slot, const struct vm_mem_region *r, hull_error_t *err)
+{
+  struct kvm_userspace_memory_region kr = {
+    .slot = slot,
+    .guest_phys_addr = r->gpa,
+    .memory_size = r->size,
+    .userspace_addr = (uintptr_t) r->hva,
+  };
+  if (ioctl (vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
+    return hull_make_error (err, errno, "KVM_SET_USER_MEMORY_REGION slot %u (0x%" PRIx64 ", %" PRIu64 " bytes)",
+                            slot, r->gpa, r->size);
+  return 0;
+}
+
+int
+vm_memory_init (struct vm *vm, hull_error_t *err)
+{
+  struct vm_mem *m = &vm->mem;
+  uint64_t size = vm->cfg.mem_size;
+
+  if (memory_create_memfd (size, &m->fd, err) < 0)
+    return -1;
+  void *map = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, m->fd, 0);
+  if (map == MAP_FAILED)
+    return hull_make_error (err, errno, "mmap %" PRIu64 " bytes of guest RAM", size);
+  m->map = map;
+  m->map_size = size;
+  /* Guest memory stays out of the VMM's core dumps. */
+  (void) madvise (map, size, MADV_DONTDUMP);
+
+  uint64_t low = size < VM_MMIO_START ? size : VM_MMIO_START;
+  m->regions[0] = (struct vm_mem_region){ .gpa = 0, .size = low, .hva = m->map };
+  m->n_regions = 1;
+  if (size > low)
+    m->regions[m->n_regions++] = (struct vm_mem_region){ .gpa = VM_4G, .size = size - low, .hva = m->map + low };
+
+  for (unsigned i = 0; i < m->n_regions; i++)
+    if (memory_add_slot (vm, i, &m->regions[i], err) < 0)
+      return -1;
+  return 0;
+}
+
+void
+vm_memory_exit (struct vm *vm)
+{
+  struct vm_mem *m = &vm->mem;
+  if (m->map != NULL)
+    munmap (m->map, m->map_size);
+  m->map = NULL;
+  m->n_regions = 0;
+  if (m->fd >= 0)
+    close (m->fd);
+  m->fd = -1;
+}

@@ -1,0 +1,369 @@
+/* The VM's life: vm_create() runs the init levels in order and undoes the
+ * done ones in reverse when one fails; vm_run() starts the vCPU threads and
+ * runs the event loop until a stop request; vm_destroy() undoes every
+ * level.  See docs/vmm.md for the levels and the threads. */
+#include "vm-internal.h"
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+
+struct vm_level
+{
+  const char *name;
+  int (*init) (struct vm *vm, hull_error_t *err);
+  void (*exit) (struct vm *vm);
+};
+
+const char *
+vm_stop_reason_name (enum vm_stop_reason r)
+{
+  static const char *const names[] = {
+    [VM_STOP_NONE] = "none",       [VM_STOP_RESET] = "reset",     [VM_STOP_POWEROFF] = "power-off",
+    [VM_STOP_EXIT] = "exit port",  [VM_STOP_SIGNAL] = "signal",   [VM_STOP_TIMEOUT] = "timeout",
+    [VM_STOP_ERROR] = "error",
+  };
+  return (unsigned) r < sizeof (names) / sizeof (names[0]) ? names[r] : "?";
+}
+
+/* ---- stop requests ------------------------------------------------------------- */
+
+void
+vm_request_stop (struct vm *vm, enum vm_stop_reason reason, int code, hull_error_t *err)
+{
+  pthread_mutex_lock (&vm->stop_lock);
+  if (vm->stop.reason == VM_STOP_NONE)
+    {
+      vm->stop = (struct vm_stop_info){ .reason = reason, .code = code };
+      if (err != NULL)
+        vm->stop_err = steal_pointer (err);
+    }
+  else if (err != NULL)
+    hull_error_release (err);
+  atomic_store (&vm->stopping, true);
+  pthread_mutex_unlock (&vm->stop_lock);
+
+  uint64_t one = 1;
+  if (vm->stop_fd >= 0 && write (vm->stop_fd, &one, sizeof (one)) < 0 && errno != EAGAIN)
+    abort (); /* an eventfd write cannot fail otherwise */
+}
+
+/* ---- the event loop ------------------------------------------------------------- */
+
+int
+vm_loop_add (struct vm *vm, int fd, uint32_t events, vm_loop_fn fn, void *opaque, hull_error_t *err)
+{
+  struct vm_loop_watch *w = xmalloc0 (sizeof (*w));
+  *w = (struct vm_loop_watch){ .fd = fd, .fn = fn, .opaque = opaque };
+  struct epoll_event ev = { .events = events, .data.ptr = w };
+  if (epoll_ctl (vm->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+    {
+      int saved_errno = errno;
+      free (w);
+      return hull_make_error (err, saved_errno, "epoll_ctl ADD fd %d", fd);
+    }
+  vm->watches = xreallocarray (vm->watches, vm->n_watches + 1, sizeof (vm->watches[0]));
+  vm->watches[vm->n_watches++] = w;
+  return 0;
+}
+
+static struct vm_loop_watch *
+loop_find (struct vm *vm, int fd, size_t *index)
+{
+  for (size_t i = 0; i < vm->n_watches; i++)
+    if (vm->watches[i]->fd == fd)
+      {
+        if (index)
+          *index = i;
+        return vm->watches[i];
+      }
+  return NULL;
+}
+
+int
+vm_loop_mod (struct vm *vm, int fd, uint32_t events, hull_error_t *err)
+{
+  struct vm_loop_watch *w = loop_find (vm, fd, NULL);
+  struct epoll_event ev = { .events = events, .data.ptr = w };
+  if (w == NULL || epoll_ctl (vm->epoll_fd, EPOLL_CTL_MOD, fd, &ev) < 0)
+    return hull_make_error (err, w ? errno : ENOENT, "epoll_ctl MOD fd %d", fd);
+  return 0;
+}
+
+static void
+loop_del (struct vm *vm, int fd)
+{
+  size_t i;
+  struct vm_loop_watch *w = loop_find (vm, fd, &i);
+  if (w == NULL)
+    return;
+  (void) epoll_ctl (vm->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+  free (w);
+  vm->watches[i] = vm->watches[--vm->n_watches];
+}
+
+static void
+loop_on_stop_fd (struct vm *vm, void *opaque, uint32_t events)
+{
+  uint64_t n;
+  (void) opaque;
+  (void) events;
+  while (read (vm->stop_fd, &n, sizeof (n)) > 0)
+    ;
+}
+
+static void
+loop_on_signal (struct vm *vm, void *opaque, uint32_t events)
+{
+  int *sfd = opaque;
+  struct signalfd_siginfo si;
+  (void) events;
+  if (read (*sfd, &si, sizeof (si)) == (ssize_t) sizeof (si))
+    vm_request_stop (vm, VM_STOP_SIGNAL, (int) si.ssi_signo, NULL);
+}
+
+static int
+loop_init (struct vm *vm, hull_error_t *err)
+{
+  vm->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+  if (vm->epoll_fd < 0)
+    return hull_make_error (err, errno, "epoll_create1");
+  vm->stop_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (vm->stop_fd < 0)
+    return hull_make_error (err, errno, "eventfd");
+  return vm_loop_add (vm, vm->stop_fd, EPOLLIN, loop_on_stop_fd, NULL, err);
+}
+
+static void
+loop_exit (struct vm *vm)
+{
+  for (size_t i = 0; i < vm->n_watches; i++)
+    free (vm->watches[i]);
+  free (vm->watches);
+  vm->watches = NULL;
+  vm->n_watches = 0;
+  if (vm->stop_fd >= 0)
+    close (vm->stop_fd);
+  if (vm->epoll_fd >= 0)
+    close (vm->epoll_fd);
+  vm->stop_fd = vm->epoll_fd = -1;
+}
+
+/* Waits for events until a stop is requested or the deadline passes. */
+static void
+loop_run (struct vm *vm)
+{
+  uint64_t deadline = vm->cfg.timeout_ms ? hull_now_ns () + vm->cfg.timeout_ms * 1000000ULL : 0;
+  struct epoll_event evs[16];
+  while (!vm_stopping (vm))
+    {
+      int timeout = -1;
+      if (deadline)
+        {
+          uint64_t now = hull_now_ns ();
+          if (now >= deadline)
+            {
+              vm_request_stop (vm, VM_STOP_TIMEOUT, 0, NULL);
+              break;
+            }
+          timeout = (int) ((deadline - now + 999999) / 1000000);
+        }
+      int n = epoll_wait (vm->epoll_fd, evs, 16, timeout);
+      for (int i = 0; i < n; i++)
+        {
+          struct vm_loop_watch *w = evs[i].data.ptr;
+          w->fn (vm, w->opaque, evs[i].events);
+        }
+    }
+}
+
+/* ---- levels ------------------------------------------------------------------ */
+
+static int
+level_kvm_init (struct vm *vm, hull_error_t *err)
+{
+  return vm_kvm_open (vm->cfg.dev_kvm, (int) vm->cfg.n_cpus, &vm->kvm_fd, &vm->run_size, err);
+}
+
+static void
+level_kvm_exit (struct vm *vm)
+{
+  if (vm->kvm_fd >= 0)
+    close (vm->kvm_fd);
+  vm->kvm_fd = -1;
+}
+
+static void
+level_vm_exit (struct vm *vm)
+{
+  if (vm->vm_fd >= 0)
+    close (vm->vm_fd);
+  vm->vm_fd = -1;
+}
+
+static int
+level_devices_init (struct vm *vm, hull_error_t *err)
+{
+  vm->pio.name = "port I/O";
+  vm->mmio.name = "MMIO";
+  if (vm_serial_init (vm, err) < 0)
+    return -1;
+  return vm_power_init (vm, err);
+}
+
+static void
+level_devices_exit (struct vm *vm)
+{
+  vm_serial_exit (vm);
+  vm_bus_release (&vm->pio);
+  vm_bus_release (&vm->mmio);
+  free (vm->cmdline_devices);
+  vm->cmdline_devices = NULL;
+}
+
+static const struct vm_level vm_levels[] = {
+  { "kvm", level_kvm_init, level_kvm_exit },
+  { "vm", vm_kvm_create_vm, level_vm_exit },
+  { "memory", vm_memory_init, vm_memory_exit },
+  { "event loop", loop_init, loop_exit },
+  { "devices", level_devices_init, level_devices_exit },
+  { "vcpus", vm_vcpus_init, vm_vcpus_exit },
+  { "boot", vm_boot_init, NULL },
+};
+#define VM_N_LEVELS (sizeof (vm_levels) / sizeof (vm_levels[0]))
+
+static void
+vm_levels_unwind (struct vm *vm)
+{
+  while (vm->levels_done > 0)
+    {
+      const struct vm_level *l = &vm_levels[--vm->levels_done];
+      if (l->exit)
+        l->exit (vm);
+    }
+}
+
+/* ---- create, run, destroy -------------------------------------------------------- */
+
+static int
+vm_config_check (const struct vm_config *c, hull_error_t *err)
+{
+  if (c->n_cpus < 1 || c->n_cpus > VM_MAX_CPUS)
+    return hull_make_error (err, EINVAL, "VM: %u vCPUs asked for, hull allows 1 to %d", c->n_cpus, VM_MAX_CPUS);
+  if (c->mem_size < VM_MEM_MIN || c->mem_size > VM_MEM_MAX || c->mem_size % (1ULL << 20))
+    return hull_make_error (err, EINVAL, "VM: memory size %" PRIu64 " bytes: must be whole MiB, %llu MiB to %llu GiB",
+                            c->mem_size, VM_MEM_MIN >> 20, VM_MEM_MAX >> 30);
+  if ((c->kernel == NULL) == (c->raw == NULL))
+    return hull_make_error (err, EINVAL, "VM: give either a kernel or a raw image");
+  return 0;
+}
+
+static struct vm *
+vm_alloc (const struct vm_config *cfg)
+{
+  struct vm *vm = xmalloc0 (sizeof (*vm));
+  vm->cfg = *cfg;
+  vm->cfg.kernel = cfg->kernel ? xstrdup (cfg->kernel) : NULL;
+  vm->cfg.initrd = cfg->initrd ? xstrdup (cfg->initrd) : NULL;
+  vm->cfg.cmdline = cfg->cmdline ? xstrdup (cfg->cmdline) : NULL;
+  vm->cfg.serial_log = cfg->serial_log ? xstrdup (cfg->serial_log) : NULL;
+  vm->cfg.dev_kvm = xstrdup (cfg->dev_kvm ? cfg->dev_kvm : "/dev/kvm");
+  vm->kvm_fd = vm->vm_fd = vm->epoll_fd = vm->stop_fd = vm->mem.fd = -1;
+  pthread_mutex_init (&vm->stop_lock, NULL);
+  return vm;
+}
+
+int
+vm_create (const struct vm_config *cfg, struct vm **out, hull_error_t *err)
+{
+  if (vm_config_check (cfg, err) < 0)
+    return -1;
+  struct vm *vm = vm_alloc (cfg);
+  for (size_t i = 0; i < VM_N_LEVELS; i++)
+    {
+      if (vm_levels[i].init (vm, err) < 0)
+        {
+          /* A half-done level is undone too: every exit copes with it. */
+          vm->levels_done++;
+          if (i > 0)
+            hull_error_wrap (err, "create VM (%s)", vm_levels[i].name);
+          vm_destroy (vm);
+          return -1;
+        }
+      vm->levels_done++;
+    }
+  vm->cfg.raw = NULL; /* the caller's; used only while loading */
+  *out = vm;
+  return 0;
+}
+
+static int
+vm_run_result (struct vm *vm, struct vm_stop_info *info, hull_error_t *err)
+{
+  pthread_mutex_lock (&vm->stop_lock);
+  *info = vm->stop;
+  hull_error_t e = steal_pointer (&vm->stop_err);
+  pthread_mutex_unlock (&vm->stop_lock);
+  if (info->reason != VM_STOP_ERROR)
+    {
+      hull_error_release (&e);
+      return 0;
+    }
+  if (e == NULL)
+    hull_make_error (&e, 0, "VM stopped on an error");
+  if (err != NULL)
+    *err = e;
+  else
+    hull_error_release (&e);
+  return -1;
+}
+
+int
+vm_run (struct vm *vm, struct vm_stop_info *info, hull_error_t *err)
+{
+  if (vm->levels_done != VM_N_LEVELS || vm_stopping (vm))
+    return hull_make_error (err, EINVAL, "vm_run: the VM is not ready to run (already run?)");
+
+  sigset_t stop_sigs, old;
+  sigemptyset (&stop_sigs);
+  sigaddset (&stop_sigs, SIGTERM);
+  sigaddset (&stop_sigs, SIGINT);
+  sigaddset (&stop_sigs, SIGHUP);
+  pthread_sigmask (SIG_BLOCK, &stop_sigs, &old);
+  int sfd = signalfd (-1, &stop_sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+  int ret = sfd < 0 ? hull_make_error (err, errno, "signalfd") : 0;
+  if (ret == 0)
+    ret = vm_loop_add (vm, sfd, EPOLLIN, loop_on_signal, &sfd, err);
+  if (ret == 0)
+    ret = vm_vcpus_start (vm, err);
+  if (ret == 0)
+    {
+      loop_run (vm);
+      vm_vcpus_stop (vm);
+      ret = vm_run_result (vm, info, err);
+    }
+  if (sfd >= 0)
+    {
+      loop_del (vm, sfd);
+      close (sfd);
+    }
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
+  return ret;
+}
+
+void
+vm_destroy (struct vm *vm)
+{
+  if (vm == NULL)
+    return;
+  vm_levels_unwind (vm);
+  hull_error_release (&vm->stop_err);
+  pthread_mutex_destroy (&vm->stop_lock);
+  free ((char *) vm->cfg.kernel);
+  free ((char *) vm->cfg.initrd);
+  free ((char *) vm->cfg.cmdline);
+  free ((char *) vm->cfg.serial_log);
+  free ((char *) vm->cfg.dev_kvm);
+  free (vm);
+}

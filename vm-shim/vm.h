@@ -1,0 +1,82 @@
+/* vm-shim/: hull's micro-VMM on /dev/kvm.  A VM is built by vm_create() in
+ * ordered levels (undone in reverse on failure), run by vm_run() until the
+ * guest or a signal stops it, and released by vm_destroy().  See docs/vmm.md. */
+#ifndef HULL_VM_H
+#define HULL_VM_H
+
+#include "../common/common.h"
+
+#define VM_MAX_CPUS 64
+#define VM_MEM_MIN (2ULL << 20)
+#define VM_MEM_MAX (512ULL << 30)
+
+enum vm_stop_reason
+{
+  VM_STOP_NONE,
+  VM_STOP_RESET,    /* i8042 reset, triple fault, KVM system-event reset */
+  VM_STOP_POWEROFF, /* KVM system-event shutdown */
+  VM_STOP_EXIT,     /* guest wrote its exit code to the paravirtual port 0x501 */
+  VM_STOP_SIGNAL,   /* SIGTERM, SIGINT or SIGHUP reached the VMM */
+  VM_STOP_TIMEOUT,  /* vm_config.timeout_ms passed */
+  VM_STOP_ERROR,    /* a vCPU or the VMM failed: vm_run returns -1 with the error */
+};
+
+struct vm_stop_info
+{
+  enum vm_stop_reason reason;
+  int code; /* VM_STOP_EXIT: the byte written; VM_STOP_SIGNAL: the signal */
+};
+
+const char *vm_stop_reason_name (enum vm_stop_reason r);
+
+/* A raw guest instead of a kernel: for tests and the host calibration.
+ * code is copied to load_gpa and the boot CPU (or every CPU with
+ * start_all_cpus, each with its index in %rdi/%di) enters it at entry. */
+enum vm_cpu_mode
+{
+  VM_MODE_REAL, /* 16-bit real mode, CS:IP = (entry >> 4):(entry & 15) */
+  VM_MODE_LONG, /* 64-bit long mode, identity-mapped first 4 GiB, as for Linux */
+};
+
+struct vm_raw_image
+{
+  const void *code;
+  size_t len;
+  uint64_t load_gpa;
+  uint64_t entry;
+  enum vm_cpu_mode mode;
+  bool start_all_cpus;
+};
+
+struct vm_config
+{
+  unsigned n_cpus;    /* 1 .. VM_MAX_CPUS */
+  uint64_t mem_size;  /* bytes, a multiple of 1 MiB, VM_MEM_MIN .. VM_MEM_MAX */
+  const char *kernel; /* vmlinux ELF or bzImage */
+  const char *initrd; /* optional initramfs */
+  const char *cmdline; /* appended to the default command line */
+  const struct vm_raw_image *raw; /* instead of kernel */
+  const char *serial_log; /* the UART's output is appended here; NULL: dropped */
+  uint64_t timeout_ms;    /* vm_run stops the guest after this long; 0: never */
+  const char *dev_kvm;    /* NULL: /dev/kvm */
+};
+
+struct vm;
+
+/* Builds the VM: KVM, memory, devices, vCPUs, and the loaded guest. */
+int vm_create (const struct vm_config *cfg, struct vm **out, hull_error_t *err);
+/* Runs the guest until it stops.  Returns 0 and fills *info when the guest,
+ * a signal or the deadline stopped it; -1 and *err when a vCPU or the VMM
+ * failed.  Every vCPU thread has been joined when it returns.  Blocks
+ * SIGTERM, SIGINT and SIGHUP in the calling thread while it runs (they are
+ * read from a signalfd): other threads of the caller must block them too. */
+int vm_run (struct vm *vm, struct vm_stop_info *info, hull_error_t *err);
+/* Releases every fd, mapping and allocation of the VM.  NULL is fine. */
+void vm_destroy (struct vm *vm);
+
+/* Can this host run a Linux guest?  Fails with a message that says why not:
+ * no /dev/kvm, an unusable KVM, or a paravirtual KVM (kvm_pvm) that emulates
+ * guest kernel mode.  dev_kvm NULL: /dev/kvm. */
+int vm_host_check (const char *dev_kvm, hull_error_t *err);
+
+#endif
