@@ -1,5 +1,5 @@
 /* Placement, process listing, kill-all and removal of a container cgroup. */
-#include "cgroups.h"
+#include "cgroups-internal.h"
 
 #include <linux/magic.h>
 #include <signal.h>
@@ -93,70 +93,13 @@ cg_resolve_path (const char *cgroups_path, const char *id, char **out, hull_erro
   cleanup_free char *own = NULL;
   if (own_cgroup (&own, err) < 0)
     return -1;
+  /* As runc: under the parent of hull's own cgroup.  Its own one most
+   * probably holds processes (hull's caller), and cgroup v2 lets only a
+   * cgroup without processes delegate controllers to its children. */
+  char *slash = strrchr (own, '/');
+  if (slash)
+    *slash = '\0';
   *out = join_clean (own, cgroups_path && *cgroups_path ? cgroups_path : id);
-  return 0;
-}
-
-static bool
-controller_available (const char *name)
-{
-  const char *mnt;
-  hull_error_t err = NULL;
-  cleanup_free char *buf = NULL;
-  if (cg_mount_point (&mnt, NULL, &err) < 0)
-    {
-      hull_error_release (&err);
-      return false;
-    }
-  cleanup_free char *path = hull_fmt ("%s/cgroup.controllers", mnt);
-  if (hull_read_file_at (AT_FDCWD, path, 65536, &buf, NULL, &err) < 0)
-    {
-      hull_error_release (&err);
-      return false;
-    }
-  for (char *save = NULL, *tok = strtok_r (buf, " \n", &save); tok; tok = strtok_r (NULL, " \n", &save))
-    if (strcmp (tok, name) == 0)
-      return true;
-  return false;
-}
-
-static int
-require_controller (const char *field, const char *controller, hull_error_t *err)
-{
-  if (controller_available (controller))
-    return 0;
-  const char *mnt = "?";
-  bool hybrid = false;
-  hull_error_t ignored = NULL;
-  cg_mount_point (&mnt, &hybrid, &ignored);
-  hull_error_release (&ignored);
-  return hull_make_error (err, 0,
-                          "%s: the `%s` controller is not available in the cgroup2 hierarchy at %s%s, so this "
-                          "limit cannot be enforced",
-                          field, controller, mnt,
-                          hybrid ? " (hybrid host: the controller is bound to cgroup v1)" : "");
-}
-
-int
-cg_check_resources (const struct oci_resources *r, hull_error_t *err)
-{
-  if (r == NULL || !r->present)
-    return 0;
-  const struct { bool set; const char *field, *controller; } checks[] = {
-    { r->memory.limit.set || r->memory.reservation.set || r->memory.swap.set, "linux.resources.memory", "memory" },
-    { r->cpu.shares.set || r->cpu.quota.set || r->cpu.period.set || r->cpu.burst.set || r->cpu.idle.set,
-      "linux.resources.cpu", "cpu" },
-    { r->cpu.cpus != NULL || r->cpu.mems != NULL, "linux.resources.cpu.cpus/mems", "cpuset" },
-    { r->pids.limit.set, "linux.resources.pids", "pids" },
-    { r->block_io.weight.set || r->block_io.n_weight_device || r->block_io.n_throttle_read_bps
-          || r->block_io.n_throttle_write_bps || r->block_io.n_throttle_read_iops || r->block_io.n_throttle_write_iops,
-      "linux.resources.blockIO", "io" },
-    { r->n_hugepage_limits > 0, "linux.resources.hugepageLimits", "hugetlb" },
-    { r->n_rdma > 0, "linux.resources.rdma", "rdma" },
-  };
-  for (size_t i = 0; i < sizeof (checks) / sizeof (checks[0]); i++)
-    if (checks[i].set && require_controller (checks[i].field, checks[i].controller, err) < 0)
-      return -1;
   return 0;
 }
 
@@ -189,19 +132,10 @@ cg_create (const char *path, bool *created, hull_error_t *err)
   return steal_fd (&cur);
 }
 
-static char *
-cg_abs (const char *path, hull_error_t *err)
-{
-  const char *mnt;
-  if (cg_mount_point (&mnt, NULL, err) < 0)
-    return NULL;
-  return hull_fmt ("%s%s", mnt, path);
-}
-
 int
 cg_pids (const char *path, pid_t **pids, size_t *n, hull_error_t *err)
 {
-  cleanup_free char *dir = cg_abs (path, err);
+  cleanup_free char *dir = cg_abs_path (path, err);
   cleanup_free char *procs = dir ? hull_fmt ("%s/cgroup.procs", dir) : NULL;
   cleanup_free char *buf = NULL;
   if (procs == NULL || hull_read_file_at (AT_FDCWD, procs, 64 << 20, &buf, NULL, err) < 0)
@@ -219,7 +153,7 @@ cg_pids (const char *path, pid_t **pids, size_t *n, hull_error_t *err)
 int
 cg_kill_all (const char *path, int sig, hull_error_t *err)
 {
-  cleanup_free char *dir = cg_abs (path, err);
+  cleanup_free char *dir = cg_abs_path (path, err);
   if (dir == NULL)
     return -1;
   if (sig == SIGKILL)
@@ -243,7 +177,7 @@ cg_kill_all (const char *path, int sig, hull_error_t *err)
 int
 cg_destroy (const char *path, hull_error_t *err)
 {
-  cleanup_free char *dir = cg_abs (path, err);
+  cleanup_free char *dir = cg_abs_path (path, err);
   if (dir == NULL)
     return -1;
   /* The init may still be exiting (zombies keep a cgroup busy until reaped
