@@ -1075,6 +1075,39 @@ TEST (apply_unified_and_skipped_limits)
   CHECK_STR (after, before); /* nothing needed a controller here */
 }
 
+static void
+hog (void *arg)
+{
+  (void)arg;
+  for (;;)
+    {
+      char *p = malloc (1 << 20);
+      if (p)
+        memset (p, 1, 1 << 20);
+    }
+}
+
+/* A process allocating past memory.max is OOM-killed and counted. */
+static const char *
+oom_scenario (const struct scratch *s)
+{
+  int pfd[2];
+  if (pipe2 (pfd, O_CLOEXEC) < 0)
+    return failf (NULL, "pipe");
+  pid_t pid = spawn_in (s->fd, pfd[1], hog, NULL);
+  close (pfd[0]), close (pfd[1]);
+  int status = 0;
+  if (pid < 0 || waitpid (pid, &status, 0) != pid)
+    return failf (NULL, "the memory hog");
+  uint64_t kills = 0;
+  hull_error_t err = NULL;
+  if (cg_oom_events (s->path, &kills, &err) < 0)
+    return failf (&err, "cg_oom_events");
+  if (!WIFSIGNALED (status) || WTERMSIG (status) != SIGKILL || kills < 1)
+    return failf (NULL, "the memory hog was not OOM-killed, or memory.events did not count it");
+  return NULL;
+}
+
 /* Needs the controllers: runs in the test host VM (pure cgroup v2). */
 static const char *
 limits_scenario (const struct scratch *s)
@@ -1083,14 +1116,14 @@ limits_scenario (const struct scratch *s)
       = apply_json (s, "{\"memory\":{\"limit\":67108864,\"reservation\":1048576,\"swap\":134217728},"
                        "\"cpu\":{\"shares\":1024,\"quota\":50000,\"period\":100000,\"cpus\":\"0\"},"
                        "\"pids\":{\"limit\":42},\"blockIO\":{\"weight\":500},"
-                       "\"unified\":{\"memory.high\":\"60000000\"}}");
+                       "\"unified\":{\"memory.high\":\"62914560\"}}");
   if (fail)
     return fail;
   const struct
   {
     const char *file, *want;
   } files[] = {
-    { "memory.max", "67108864\n" }, { "memory.low", "1048576\n" },   { "memory.high", "60000000\n" },
+    { "memory.max", "67108864\n" }, { "memory.low", "1048576\n" },   { "memory.high", "62914560\n" },
     { "cpu.weight", "39\n" },       { "cpu.max", "50000 100000\n" }, { "pids.max", "42\n" },
     { "cpuset.cpus", "0\n" },
   };
@@ -1123,7 +1156,9 @@ limits_scenario (const struct scratch *s)
     return failf (&err, "cg_stats");
   bool ok = st.memory.usage.limit == 67108864 && st.pids.limit == 42;
   cg_stats_release (&st);
-  return ok ? NULL : failf (NULL, "stats do not show the limits");
+  if (!ok)
+    return failf (NULL, "stats do not show the limits");
+  return oom_scenario (s);
 }
 
 TEST (apply_limits_with_controllers)
