@@ -40,6 +40,10 @@ struct ns_spawn_opts
    * from the runtime (for the hooks' state). */
   int (*on_child_stage) (void *data, enum ns_child_stage stage, pid_t host_pid, hull_error_t *err);
   void *data;
+  /* The container's state as `hull state` shows it (id, bundle,
+   * annotations, status "creating"), for a linux.seccomp listener; the pid
+   * is filled in.  May be NULL: the listener then gets no id or bundle. */
+  const struct oci_state *seccomp_state;
 };
 
 /* Clones the container init into its namespaces (and cgroup), builds its
@@ -100,6 +104,31 @@ int ns_check_executable (const struct oci_process *p, hull_error_t *err);
 /* chdir(cwd), resolves args[0] on the process's PATH, closes every fd above
  * 2 + preserve_fds, execve.  Returns only on failure. */
 int ns_exec_process (const struct oci_process *p, int preserve_fds, hull_error_t *err);
+/* The same, with the seccomp filter of ns_seccomp_prepare loaded right
+ * before execve (unless ns_seccomp_load_early already did); sc may be NULL. */
+struct ns_seccomp;
+int ns_exec_process_seccomp (const struct oci_process *p, int preserve_fds, struct ns_seccomp *sc,
+                             hull_error_t *err);
+
+/* ---- seccomp (ns/seccomp.c) — run in the child ------------------------------ */
+/* The three steps of linux.seccomp, for the init (ns/spawn.c) and exec:
+ *  1. ns_seccomp_prepare, while host paths are still reachable (before
+ *     pivot_root): builds the BPF program and, with SCMP_ACT_NOTIFY,
+ *     connects to listenerPath and makes the message for it (`state` with
+ *     `pid` filled in, see ns_spawn_opts.seccomp_state; NULL is allowed).
+ *     *out is NULL when the config has no linux.seccomp.
+ *  2. ns_seccomp_load_early (p = the process about to run), just before
+ *     ns_apply_user_and_caps: loads the filter now if it could not be
+ *     loaded later (noNewPrivileges false and CAP_SYS_ADMIN not kept).
+ *  3. ns_exec_process_seccomp: loads it (if not done yet) as the last step
+ *     before execve and sends the notify fd to the listener.
+ * ns_seccomp_free releases what was not consumed (for callers that fail
+ * before execve and do not exit). */
+int ns_seccomp_prepare (const struct oci_config *c, const struct oci_state *state, pid_t pid,
+                        struct ns_seccomp **out, hull_error_t *err);
+int ns_seccomp_load_early (struct ns_seccomp *sc, const struct oci_process *p, hull_error_t *err);
+int ns_seccomp_load (struct ns_seccomp *sc, hull_error_t *err);
+void ns_seccomp_free (struct ns_seccomp *sc);
 
 /* ---- small shared helpers -------------------------------------------------- */
 /* Writes uid_map / gid_map (and "deny" to setgroups when not root) for pid. */

@@ -493,7 +493,8 @@ keep_preserved_fds (int n, hull_error_t *err)
 }
 
 int
-ns_exec_process (const struct oci_process *p, int preserve_fds, hull_error_t *err)
+ns_exec_process_seccomp (const struct oci_process *p, int preserve_fds, struct ns_seccomp *sc,
+                         hull_error_t *err)
 {
   if (p->args == NULL || p->args[0] == NULL)
     return hull_make_error (err, 0, "process.args: must not be empty");
@@ -507,8 +508,18 @@ ns_exec_process (const struct oci_process *p, int preserve_fds, hull_error_t *er
     preserve_fds = 0;
   if (cloexec_from (3u + (unsigned)preserve_fds, err) < 0 || keep_preserved_fds (preserve_fds, err) < 0)
     return -1;
+  /* Last, so that the profile only has to allow what the process itself
+   * does, and execve. */
+  if (ns_seccomp_load (sc, err) < 0)
+    return -1;
   execve (path, p->args, env);
   return hull_make_error (err, errno, "exec %s", path);
+}
+
+int
+ns_exec_process (const struct oci_process *p, int preserve_fds, hull_error_t *err)
+{
+  return ns_exec_process_seccomp (p, preserve_fds, NULL, err);
 }
 
 /* ---- validation ------------------------------------------------------------ */
@@ -567,7 +578,7 @@ validate_user (const struct oci_config *c, hull_error_t *err)
 int
 ns_validate_process (const struct oci_config *c, hull_error_t *err)
 {
-  if (validate_sysctls (c, err) < 0 || validate_personality (c, err) < 0)
+  if (validate_sysctls (c, err) < 0 || validate_personality (c, err) < 0 || ns_validate_seccomp (c, err) < 0)
     return -1;
   const struct oci_process *p = c->process;
   if (p == NULL)

@@ -211,6 +211,7 @@ struct child_ctx
   const struct ns_spawn_opts *opts;
   const struct spawn_plan *plan;
   int sync_fd;
+  struct ns_seccomp *seccomp;
 };
 
 static int init_setup_and_exec (struct child_ctx *ctx, hull_error_t *err);
@@ -315,6 +316,9 @@ init_build_rootfs (struct child_ctx *ctx, pid_t host_pid, hull_error_t *err)
    * namespaces, which are already the container's. */
   if (ns_apply_sysctl (o->config, err) < 0)
     return -1;
+  /* The seccomp listener is a host path: connect before pivot_root. */
+  if (ns_seccomp_prepare (o->config, o->seccomp_state, host_pid, &ctx->seccomp, err) < 0)
+    return -1;
   return ns_rootfs_finalize (o->config, rootfs_fd, o->no_pivot, err);
 }
 
@@ -336,7 +340,8 @@ init_setup_and_exec (struct child_ctx *ctx, hull_error_t *err)
     close (o->console_socket_fd);
   if (ns_apply_rlimits (p, err) < 0 || ns_apply_personality (o->config, err) < 0)
     return -1;
-  if (ns_apply_user_and_caps (p, ctx->plan->new_user, err) < 0)
+  if (ns_seccomp_load_early (ctx->seccomp, p, err) < 0
+      || ns_apply_user_and_caps (p, ctx->plan->new_user, err) < 0)
     return -1;
   if (ns_check_executable (p, err) < 0)
     return -1;
@@ -348,7 +353,7 @@ init_setup_and_exec (struct child_ctx *ctx, hull_error_t *err)
     return -1;
   if (o->on_child_stage && o->on_child_stage (o->data, NS_STAGE_START_CONTAINER, host_pid, err) < 0)
     return -1;
-  return ns_exec_process (p, o->preserve_fds, err);
+  return ns_exec_process_seccomp (p, o->preserve_fds, ctx->seccomp, err);
 }
 
 static int

@@ -117,6 +117,13 @@ parse_syscall (const struct oci_ctx *cx, const struct oci_jv *v, const struct oc
     return -1;
   if (s->names[0] == NULL)
     return oci_fail (cx, &np, "must not be empty");
+  for (size_t i = 0; s->names[i]; i++)
+    if (s->names[i][0] == '\0')
+      {
+        /* runc refuses it too: it names no syscall, so it is a mistake. */
+        struct oci_path ip = OCI_IDX (&np, i);
+        return oci_fail (cx, &ip, "empty syscall name");
+      }
   if (oci_get_str (cx, v, p, "action", true, &s->action) < 0
       || oci_get_opt_u64 (cx, v, p, "errnoRet", ERRNO_RET_MAX, &s->errno_ret) < 0
       || check_action (cx, &ap, s->action, s->errno_ret.set, &ep) < 0)
