@@ -146,7 +146,11 @@ plan_create (const struct hull_create_opts *o, struct create_plan *p, hull_error
     return -1;
   if (ns_validate_config (p->config, err) < 0)
     return hull_error_wrap (err, "config.json");
-  if (cg_check_resources (&p->config->linux_->resources, false, err) < 0)
+  struct hull_conf conf;
+  if (hull_conf_load (&conf, err) < 0)
+    return -1;
+  const struct oci_resources *r = &p->config->linux_->resources;
+  if (cg_validate_resources (r, err) < 0 || cg_check_resources (r, conf.limits_warn_only, err) < 0)
     return hull_error_wrap (err, "config.json");
   if (resolve_rootfs (p, err) < 0)
     return -1;
@@ -240,6 +244,35 @@ spawn_init (struct hull_context *ctx, const struct hull_create_opts *o, struct c
   return ns_spawn_container (&so, pid, err);
 }
 
+/* Limits and the device program, before the init runs anything of the
+ * user's.  As runc, every device of linux.devices is allowed on top of the
+ * config's rules (cg_apply_devices adds the default allow list). */
+static int
+apply_cgroup (const struct create_plan *p, int cgroup_fd, hull_error_t *err)
+{
+  const struct oci_linux *l = p->config->linux_;
+  const struct oci_resources *r = &l->resources;
+  if (cg_apply_resources (p->cgroup_path, r, err) < 0)
+    return hull_error_wrap (err, "config.json");
+  size_t n = r->n_devices + l->n_devices;
+  cleanup_free struct oci_device_cgroup *rules = xmalloc0 ((n ? n : 1) * sizeof (*rules));
+  if (r->n_devices)
+    memcpy (rules, r->devices, r->n_devices * sizeof (*rules));
+  n = r->n_devices;
+  for (size_t i = 0; i < l->n_devices; i++)
+    {
+      const struct oci_device *d = &l->devices[i];
+      if (d->type == 'p')
+        continue; /* fifos are not subject to the device cgroup */
+      rules[n++] = (struct oci_device_cgroup){ .allow = true, .type = d->type == 'u' ? 'c' : d->type,
+                                               .major = { true, d->major }, .minor = { true, d->minor },
+                                               .access = (char *) "rwm" };
+    }
+  if (cg_apply_devices (cgroup_fd, rules, n, err) < 0)
+    return hull_error_wrap (err, "linux.resources.devices");
+  return 0;
+}
+
 int
 hull_create_container (struct hull_context *ctx, const struct hull_create_opts *o, pid_t *pid_out,
                        int *console_master, hull_error_t *err)
@@ -260,6 +293,8 @@ hull_create_container (struct hull_context *ctx, const struct hull_create_opts *
     goto undo_state;
   if ((cgroup_fd = cg_create (p.cgroup_path, &cgroup_created, err)) < 0)
     goto undo_state;
+  if (apply_cgroup (&p, cgroup_fd, err) < 0)
+    goto undo_cgroup;
   if (spawn_init (ctx, o, &p, c, cgroup_fd, &pid, err) < 0)
     goto undo_cgroup;
   c->state->pid = pid;

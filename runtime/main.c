@@ -1,5 +1,6 @@
 /* hull: a runc-compatible OCI runtime.  Global options, then a command. */
 #include "runtime.h"
+#include "../cgroups/cgroups.h"
 
 #include <getopt.h>
 #include <libgen.h>
@@ -21,6 +22,10 @@ static const struct command commands[] = {
   { "delete", hull_cmd_delete, "delete a container and everything it holds" },
   { "list", hull_cmd_list, "list the containers under --root" },
   { "ps", hull_cmd_ps, "list the processes of a container" },
+  { "pause", hull_cmd_pause, "freeze every process of a container" },
+  { "resume", hull_cmd_resume, "thaw a paused container" },
+  { "update", hull_cmd_update, "change the resource limits of a container" },
+  { "events", hull_cmd_events, "print a container's stats and OOM events" },
   { "spec", hull_cmd_spec, "write a default config.json" },
   { "features", hull_cmd_features, "print what this build supports (runtime-spec features document)" },
   { NULL, NULL, NULL },
@@ -84,6 +89,12 @@ parse_globals (struct hull_context *ctx, int argc, char **argv, hull_error_t *er
   return 0;
 }
 
+static void
+cgroup_warning (const char *msg)
+{
+  hull_warn ("%s", msg);
+}
+
 static const char *
 default_root (void)
 {
@@ -105,6 +116,7 @@ main (int argc, char **argv)
     return 0;
   if (r == 0 && hull_log_init (&ctx, &err) < 0)
     r = -1;
+  cg_set_warn_fn (cgroup_warning);
   if (r == 0 && optind >= argc)
     {
       usage (stderr);

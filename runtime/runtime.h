@@ -145,6 +145,10 @@ int hull_cmd_spec (struct hull_context *, int, char **, hull_error_t *);
 int hull_cmd_features (struct hull_context *, int, char **, hull_error_t *);
 int hull_cmd_ps (struct hull_context *, int, char **, hull_error_t *);
 int hull_cmd_exec (struct hull_context *, int, char **, hull_error_t *);
+int hull_cmd_pause (struct hull_context *, int, char **, hull_error_t *);
+int hull_cmd_resume (struct hull_context *, int, char **, hull_error_t *);
+int hull_cmd_update (struct hull_context *, int, char **, hull_error_t *);
+int hull_cmd_events (struct hull_context *, int, char **, hull_error_t *);
 
 /* ---- option parsing helper (runtime/opts.c) -------------------------------- */
 /* Prints usage for `cmd` when -h/--help is among argv and returns 1; the
