@@ -10,7 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
-#define BOOT_DEFAULT_CMDLINE                                                                                      \
+#define BOOT_DEFAULT_CMDLINE                                                                                 \
   "console=ttyS0 reboot=k panic=-1 pci=off nomodule i8042.noaux i8042.nomux i8042.dumbkbd tsc=reliable"
 #define E820_RAM 1
 #define E820_RESERVED 2
@@ -74,7 +74,7 @@ boot_segment (uint16_t selector, uint8_t type, bool code)
 void
 vm_boot_long_mode_sregs (struct kvm_sregs *s)
 {
-  s->cs = boot_segment (BOOT_CS, 0xb, true); /* execute/read, accessed */
+  s->cs = boot_segment (BOOT_CS, 0xb, true);                                  /* execute/read, accessed */
   s->ds = s->es = s->fs = s->gs = s->ss = boot_segment (BOOT_DS, 0x3, false); /* read/write, accessed */
   s->gdt.base = VM_GDT_ADDR;
   s->gdt.limit = 4 * sizeof (uint64_t) - 1;
@@ -89,7 +89,7 @@ vm_boot_long_mode_sregs (struct kvm_sregs *s)
 static void
 boot_real_mode_sregs (struct kvm_sregs *s, uint64_t entry)
 {
-  s->cs.selector = (uint16_t) (entry >> 4);
+  s->cs.selector = (uint16_t)(entry >> 4);
   s->cs.base = (entry >> 4) << 4;
   s->ds.selector = s->es.selector = s->ss.selector = 0;
   s->ds.base = s->es.base = s->ss.base = 0;
@@ -157,8 +157,8 @@ static int
 boot_cmdline (struct vm *vm, const struct vm_kernel_image *img, hull_error_t *err)
 {
   cleanup_free char *line = hull_fmt ("%s%s%s%s%s", BOOT_DEFAULT_CMDLINE, vm->cmdline_devices ? " " : "",
-                                      vm->cmdline_devices ? vm->cmdline_devices : "", vm->cfg.cmdline ? " " : "",
-                                      vm->cfg.cmdline ? vm->cfg.cmdline : "");
+                                      vm->cmdline_devices ? vm->cmdline_devices : "",
+                                      vm->cfg.cmdline ? " " : "", vm->cfg.cmdline ? vm->cfg.cmdline : "");
   size_t len = strlen (line) + 1;
   if (len > img->cmdline_max)
     return hull_make_error (err, 0, "kernel command line of %zu bytes: the kernel takes at most %u", len - 1,
@@ -172,7 +172,8 @@ boot_cmdline (struct vm *vm, const struct vm_kernel_image *img, hull_error_t *er
 
 /* Places the initramfs as high as the kernel allows below the MMIO hole. */
 static int
-boot_initrd (struct vm *vm, const struct vm_kernel_image *img, uint64_t *addr, uint64_t *size, hull_error_t *err)
+boot_initrd (struct vm *vm, const struct vm_kernel_image *img, uint64_t *addr, uint64_t *size,
+             hull_error_t *err)
 {
   const char *path = vm->cfg.initrd;
   cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
@@ -182,16 +183,16 @@ boot_initrd (struct vm *vm, const struct vm_kernel_image *img, uint64_t *addr, u
   if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
     return hull_make_error (err, errno, "initramfs `%s`: not a regular file", path);
 
-  uint64_t len = (uint64_t) st.st_size;
+  uint64_t len = (uint64_t)st.st_size;
   uint64_t top = vm_mem_low_end (&vm->mem);
   if (img->initrd_addr_max + 1 < top)
     top = img->initrd_addr_max + 1;
   uint64_t at = len <= top ? (top - len) & ~0xfffULL : 0;
   uint8_t *dst = vm_mem_ptr (&vm->mem, at, len);
   if (len > top || at < img->end || dst == NULL)
-    return hull_make_error (err, 0, "initramfs `%s` (%" PRIu64 " bytes) does not fit in guest RAM above the kernel",
-                            path, len);
-  if (hull_read_all (fd, dst, len) != (ssize_t) len)
+    return hull_make_error (
+        err, 0, "initramfs `%s` (%" PRIu64 " bytes) does not fit in guest RAM above the kernel", path, len);
+  if (hull_read_all (fd, dst, len) != (ssize_t)len)
     return hull_make_error (err, errno, "read initramfs `%s`", path);
   *addr = at;
   *size = len;
@@ -211,7 +212,8 @@ boot_e820 (const struct vm_mem *mem, struct boot_e820_entry *e)
                                      .type = E820_RAM };
   for (unsigned i = 0; i < mem->n_regions; i++)
     if (mem->regions[i].gpa >= VM_4G)
-      e[n++] = (struct boot_e820_entry){ .addr = mem->regions[i].gpa, .size = mem->regions[i].size,
+      e[n++] = (struct boot_e820_entry){ .addr = mem->regions[i].gpa,
+                                         .size = mem->regions[i].size,
                                          .type = E820_RAM };
   return n;
 }
@@ -235,9 +237,9 @@ boot_zero_page (struct vm *vm, const struct vm_kernel_image *img, uint64_t initr
   bp->hdr.type_of_loader = 0xff; /* undefined boot loader */
   bp->hdr.cmd_line_ptr = VM_CMDLINE_ADDR;
   bp->hdr.cmdline_size = img->cmdline_max - 1;
-  bp->hdr.ramdisk_image = (uint32_t) initrd_addr;
-  bp->hdr.ramdisk_size = (uint32_t) initrd_size;
-  bp->e820_entries = (uint8_t) boot_e820 (&vm->mem, bp->e820_table);
+  bp->hdr.ramdisk_image = (uint32_t)initrd_addr;
+  bp->hdr.ramdisk_size = (uint32_t)initrd_size;
+  bp->e820_entries = (uint8_t)boot_e820 (&vm->mem, bp->e820_table);
   return 0;
 }
 
@@ -257,7 +259,8 @@ boot_linux (struct vm *vm, hull_error_t *err)
     return -1;
   if (boot_cmdline (vm, &img, err) < 0 || boot_zero_page (vm, &img, initrd_addr, initrd_size, err) < 0)
     return -1;
-  if (vm_mptable_write (&vm->mem, vm->cfg.n_cpus, err) < 0 || vm_boot_write_long_mode_tables (&vm->mem, err) < 0)
+  if (vm_mptable_write (&vm->mem, vm->cfg.n_cpus, err) < 0
+      || vm_boot_write_long_mode_tables (&vm->mem, err) < 0)
     return -1;
   return boot_set_cpu (&vm->vcpus[0], VM_MODE_LONG, img.entry, err);
 }

@@ -16,8 +16,8 @@ vm_bus_register (struct vm_bus *bus, uint64_t base, uint64_t len, const struct v
   const struct vm_bus_range *prev = pos > 0 ? &bus->ranges[pos - 1] : NULL;
   const struct vm_bus_range *next = pos < bus->n ? &bus->ranges[pos] : NULL;
   if ((prev && prev->base + prev->len > base) || (next && base + len > next->base))
-    return hull_make_error (err, 0, "%s bus: %s at 0x%" PRIx64 "+0x%" PRIx64 " overlaps %s", bus->name, name, base,
-                            len, prev && prev->base + prev->len > base ? prev->name : next->name);
+    return hull_make_error (err, 0, "%s bus: %s at 0x%" PRIx64 "+0x%" PRIx64 " overlaps %s", bus->name, name,
+                            base, len, prev && prev->base + prev->len > base ? prev->name : next->name);
 
   bus->ranges = xreallocarray (bus->ranges, bus->n + 1, sizeof (bus->ranges[0]));
   memmove (&bus->ranges[pos + 1], &bus->ranges[pos], (bus->n - pos) * sizeof (bus->ranges[0]));

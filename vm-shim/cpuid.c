@@ -87,10 +87,10 @@ cpuid_filter_entry (struct kvm_cpuid_entry2 *e, unsigned cpu, unsigned n_cpus)
     case 4: /* cores per package - 1 in 31:26 */
       e->eax = (e->eax & 0x03ffffffu) | (((n_cpus - 1) & 0x3f) << 26);
       break;
-    case 5: /* MONITOR/MWAIT */
-    case 0xa: /* architectural PMU: none */
-    case 0x12: /* SGX */
-    case 0x14: /* processor trace */
+    case 5:          /* MONITOR/MWAIT */
+    case 0xa:        /* architectural PMU: none */
+    case 0x12:       /* SGX */
+    case 0x14:       /* processor trace */
     case 0x8000000a: /* SVM */
       e->eax = e->ebx = e->ecx = e->edx = 0;
       break;

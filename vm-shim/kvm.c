@@ -63,7 +63,7 @@ vm_kvm_open (const char *path, int n_cpus, int *fd_out, int *run_size, hull_erro
     return hull_make_error (err, 0, "%s: %d vCPUs asked for, this KVM allows %d", path, n_cpus, max);
 
   int size = ioctl (fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-  if (size < (int) sizeof (struct kvm_run))
+  if (size < (int)sizeof (struct kvm_run))
     return hull_make_error (err, size < 0 ? errno : 0, "%s: KVM_GET_VCPU_MMAP_SIZE", path);
   *run_size = size;
   *fd_out = steal_fd (&fd);
@@ -92,7 +92,8 @@ vm_kvm_create_vm (struct vm *vm, hull_error_t *err)
   /* Three pages for the TSS and one for the identity map that Intel's
    * real-mode emulation needs, in the hole below 4 GiB (docs/vmm.md). */
   uint64_t idmap = VM_IDENTITY_MAP_ADDR;
-  if (kvm_vm_ioctl (vm, KVM_SET_IDENTITY_MAP_ADDR, (unsigned long) &idmap, "KVM_SET_IDENTITY_MAP_ADDR", err) < 0
+  if (kvm_vm_ioctl (vm, KVM_SET_IDENTITY_MAP_ADDR, (unsigned long)&idmap, "KVM_SET_IDENTITY_MAP_ADDR", err)
+          < 0
       || kvm_vm_ioctl (vm, KVM_SET_TSS_ADDR, VM_TSS_ADDR, "KVM_SET_TSS_ADDR", err) < 0
       || kvm_vm_ioctl (vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP", err) < 0)
     return -1;
@@ -100,7 +101,7 @@ vm_kvm_create_vm (struct vm *vm, hull_error_t *err)
   /* The speaker port 0x61 is handled in the kernel too (Linux reads it
    * while calibrating the TSC against the PIT). */
   struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-  return kvm_vm_ioctl (vm, KVM_CREATE_PIT2, (unsigned long) &pit, "KVM_CREATE_PIT2", err);
+  return kvm_vm_ioctl (vm, KVM_CREATE_PIT2, (unsigned long)&pit, "KVM_CREATE_PIT2", err);
 }
 
 int

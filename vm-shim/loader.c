@@ -23,14 +23,14 @@ loader_pread (int fd, const char *path, void *buf, size_t len, uint64_t off, hul
   size_t done = 0;
   while (done < len)
     {
-      ssize_t r = pread (fd, (char *) buf + done, len - done, (off_t) (off + done));
+      ssize_t r = pread (fd, (char *)buf + done, len - done, (off_t)(off + done));
       if (r < 0 && errno == EINTR)
         continue;
       if (r < 0)
         return hull_make_error (err, errno, "read kernel `%s`", path);
       if (r == 0)
         return hull_make_error (err, 0, "kernel `%s`: truncated at offset %" PRIu64, path, off + done);
-      done += (size_t) r;
+      done += (size_t)r;
     }
   return 0;
 }
@@ -42,12 +42,13 @@ loader_copy (struct vm_mem *mem, int fd, const char *path, uint64_t file_size, u
              uint64_t gpa, uint64_t memsz, hull_error_t *err)
 {
   if (filesz > memsz || off > file_size || filesz > file_size - off)
-    return hull_make_error (err, 0, "kernel `%s`: segment at file offset 0x%" PRIx64 " lies outside the file", path,
-                            off);
+    return hull_make_error (err, 0, "kernel `%s`: segment at file offset 0x%" PRIx64 " lies outside the file",
+                            path, off);
   uint8_t *dst = vm_mem_ptr (mem, gpa, memsz);
   if (dst == NULL || gpa < VM_HIMEM_START)
     return hull_make_error (err, 0,
-                            "kernel `%s`: segment at 0x%" PRIx64 " (%" PRIu64 " bytes) does not fit in guest RAM "
+                            "kernel `%s`: segment at 0x%" PRIx64 " (%" PRIu64
+                            " bytes) does not fit in guest RAM "
                             "above 1 MiB",
                             path, gpa, memsz);
   if (loader_pread (fd, path, dst, filesz, off, err) < 0)
@@ -59,14 +60,16 @@ loader_copy (struct vm_mem *mem, int fd, const char *path, uint64_t file_size, u
 static int
 loader_check_ehdr (const Elf64_Ehdr *eh, const char *path, uint64_t file_size, hull_error_t *err)
 {
-  if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_X86_64)
+  if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB
+      || eh->e_machine != EM_X86_64)
     return hull_make_error (err, 0, "kernel `%s`: not an x86-64 ELF64 little-endian image", path);
   if (eh->e_type != ET_EXEC)
-    return hull_make_error (err, 0, "kernel `%s`: ELF type %u, expected an executable (vmlinux)", path, eh->e_type);
+    return hull_make_error (err, 0, "kernel `%s`: ELF type %u, expected an executable (vmlinux)", path,
+                            eh->e_type);
   if (eh->e_phentsize != sizeof (Elf64_Phdr) || eh->e_phnum == 0 || eh->e_phnum > LOADER_MAX_PHDRS)
     return hull_make_error (err, 0, "kernel `%s`: %u program headers of %u bytes", path, eh->e_phnum,
                             eh->e_phentsize);
-  uint64_t ph_size = (uint64_t) eh->e_phnum * sizeof (Elf64_Phdr);
+  uint64_t ph_size = (uint64_t)eh->e_phnum * sizeof (Elf64_Phdr);
   if (eh->e_phoff > file_size || ph_size > file_size - eh->e_phoff)
     return hull_make_error (err, 0, "kernel `%s`: program headers outside the file", path);
   return 0;
@@ -78,7 +81,8 @@ loader_elf (struct vm_mem *mem, int fd, const char *path, uint64_t file_size, st
 {
   Elf64_Ehdr eh;
   Elf64_Phdr ph[LOADER_MAX_PHDRS];
-  if (loader_pread (fd, path, &eh, sizeof (eh), 0, err) < 0 || loader_check_ehdr (&eh, path, file_size, err) < 0)
+  if (loader_pread (fd, path, &eh, sizeof (eh), 0, err) < 0
+      || loader_check_ehdr (&eh, path, file_size, err) < 0)
     return -1;
   if (loader_pread (fd, path, ph, eh.e_phnum * sizeof (Elf64_Phdr), eh.e_phoff, err) < 0)
     return -1;
@@ -102,7 +106,7 @@ loader_elf (struct vm_mem *mem, int fd, const char *path, uint64_t file_size, st
     return hull_make_error (err, 0, "kernel `%s`: no PT_LOAD segment", path);
   if (!entry_loaded)
     return hull_make_error (err, 0, "kernel `%s`: entry point 0x%" PRIx64 " is not in a loaded segment", path,
-                            (uint64_t) eh.e_entry);
+                            (uint64_t)eh.e_entry);
   img->entry = eh.e_entry;
   img->initrd_addr_max = VM_MMIO_START - 1;
   img->cmdline_max = VM_CMDLINE_MAX;
@@ -116,21 +120,23 @@ loader_check_bz_header (const struct setup_header *h, const char *path, hull_err
     return hull_make_error (err, 0, "kernel `%s`: boot protocol %u.%02u, hull needs 2.12 or later", path,
                             h->version >> 8, h->version & 0xff);
   if (!(h->xloadflags & BZ_XLF_KERNEL_64))
-    return hull_make_error (err, 0, "kernel `%s`: the bzImage has no 64-bit entry point (XLF_KERNEL_64)", path);
+    return hull_make_error (err, 0, "kernel `%s`: the bzImage has no 64-bit entry point (XLF_KERNEL_64)",
+                            path);
   if (!(h->loadflags & LOADED_HIGH))
     return hull_make_error (err, 0, "kernel `%s`: a zImage (loaded low) is not supported", path);
   return 0;
 }
 
 static int
-loader_bzimage (struct vm_mem *mem, int fd, const char *path, uint64_t file_size, const struct setup_header *h,
-                struct vm_kernel_image *img, hull_error_t *err)
+loader_bzimage (struct vm_mem *mem, int fd, const char *path, uint64_t file_size,
+                const struct setup_header *h, struct vm_kernel_image *img, hull_error_t *err)
 {
   if (loader_check_bz_header (h, path, err) < 0)
     return -1;
-  uint64_t setup_size = ((uint64_t) (h->setup_sects ? h->setup_sects : 4) + 1) * 512;
+  uint64_t setup_size = ((uint64_t)(h->setup_sects ? h->setup_sects : 4) + 1) * 512;
   if (setup_size >= file_size)
-    return hull_make_error (err, 0, "kernel `%s`: setup of %" PRIu64 " bytes leaves no kernel", path, setup_size);
+    return hull_make_error (err, 0, "kernel `%s`: setup of %" PRIu64 " bytes leaves no kernel", path,
+                            setup_size);
   uint64_t payload = file_size - setup_size;
   if (loader_copy (mem, fd, path, file_size, setup_size, payload, BZ_LOAD_ADDR, payload, err) < 0)
     return -1;
@@ -140,8 +146,8 @@ loader_bzimage (struct vm_mem *mem, int fd, const char *path, uint64_t file_size
   uint64_t run_at = h->relocatable_kernel && h->pref_address > BZ_LOAD_ADDR ? h->pref_address : BZ_LOAD_ADDR;
   uint64_t end = run_at + h->init_size;
   if (end < run_at || vm_mem_ptr (mem, run_at, h->init_size) == NULL)
-    return hull_make_error (err, 0, "kernel `%s`: needs %u bytes from 0x%" PRIx64 ", more than guest RAM", path,
-                            h->init_size, run_at);
+    return hull_make_error (err, 0, "kernel `%s`: needs %u bytes from 0x%" PRIx64 ", more than guest RAM",
+                            path, h->init_size, run_at);
   img->end = end > BZ_LOAD_ADDR + payload ? end : BZ_LOAD_ADDR + payload;
   img->entry = BZ_LOAD_ADDR + BZ_ENTRY_64_OFFSET;
   img->is_bzimage = true;
@@ -159,7 +165,7 @@ vm_load_kernel (struct vm_mem *mem, int fd, const char *path, struct vm_kernel_i
     return hull_make_error (err, errno, "stat kernel `%s`", path);
   if (!S_ISREG (st.st_mode))
     return hull_make_error (err, 0, "kernel `%s`: not a regular file", path);
-  uint64_t size = (uint64_t) st.st_size;
+  uint64_t size = (uint64_t)st.st_size;
   memset (img, 0, sizeof (*img));
 
   unsigned char ident[SELFMAG];

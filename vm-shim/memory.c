@@ -45,7 +45,7 @@ memory_create_memfd (uint64_t size, int *fd_out, hull_error_t *err)
   cleanup_close int fd = memfd_create ("hull-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0)
     return hull_make_error (err, errno, "memfd_create guest RAM");
-  if (ftruncate (fd, (off_t) size) < 0)
+  if (ftruncate (fd, (off_t)size) < 0)
     return hull_make_error (err, errno, "size guest RAM memfd to %" PRIu64 " bytes", size);
   /* The size can no longer change: a later holder of the fd (a virtio-fs
    * or vhost-user backend) cannot shrink it under the VMM's mapping. */
@@ -62,11 +62,12 @@ memory_add_slot (struct vm *vm, unsigned slot, const struct vm_mem_region *r, hu
     .slot = slot,
     .guest_phys_addr = r->gpa,
     .memory_size = r->size,
-    .userspace_addr = (uintptr_t) r->hva,
+    .userspace_addr = (uintptr_t)r->hva,
   };
   if (ioctl (vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
-    return hull_make_error (err, errno, "KVM_SET_USER_MEMORY_REGION slot %u (0x%" PRIx64 ", %" PRIu64 " bytes)",
-                            slot, r->gpa, r->size);
+    return hull_make_error (err, errno,
+                            "KVM_SET_USER_MEMORY_REGION slot %u (0x%" PRIx64 ", %" PRIu64 " bytes)", slot,
+                            r->gpa, r->size);
   return 0;
 }
 
@@ -84,13 +85,14 @@ vm_memory_init (struct vm *vm, hull_error_t *err)
   m->map = map;
   m->map_size = size;
   /* Guest memory stays out of the VMM's core dumps. */
-  (void) madvise (map, size, MADV_DONTDUMP);
+  (void)madvise (map, size, MADV_DONTDUMP);
 
   uint64_t low = size < VM_MMIO_START ? size : VM_MMIO_START;
   m->regions[0] = (struct vm_mem_region){ .gpa = 0, .size = low, .hva = m->map };
   m->n_regions = 1;
   if (size > low)
-    m->regions[m->n_regions++] = (struct vm_mem_region){ .gpa = VM_4G, .size = size - low, .hva = m->map + low };
+    m->regions[m->n_regions++]
+        = (struct vm_mem_region){ .gpa = VM_4G, .size = size - low, .hva = m->map + low };
 
   for (unsigned i = 0; i < m->n_regions; i++)
     if (memory_add_slot (vm, i, &m->regions[i], err) < 0)

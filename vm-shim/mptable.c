@@ -89,8 +89,8 @@ mp_checksum (const void *p, size_t len)
 {
   uint8_t sum = 0;
   for (size_t i = 0; i < len; i++)
-    sum += ((const uint8_t *) p)[i];
-  return (uint8_t) -sum;
+    sum += ((const uint8_t *)p)[i];
+  return (uint8_t)-sum;
 }
 
 static size_t
@@ -105,30 +105,33 @@ static uint8_t *
 mp_write_entries (uint8_t *p, unsigned n_cpus, uint8_t ioapic_id)
 {
   for (unsigned i = 0; i < n_cpus; i++, p += sizeof (struct mpc_cpu))
-    *(struct mpc_cpu *) p = (struct mpc_cpu){ .type = MP_ENTRY_CPU,
-                                              .apicid = (uint8_t) i,
-                                              .apicver = MP_APIC_VERSION,
-                                              .cpuflag = MP_CPU_ENABLED | (i == 0 ? MP_CPU_BSP : 0),
-                                              .cpufeature = MP_CPU_SIGNATURE,
-                                              .featureflag = MP_CPU_FEATURES };
-  *(struct mpc_bus *) p = (struct mpc_bus){ .type = MP_ENTRY_BUS, .busid = MP_BUS_ISA, .bustype = "ISA   " };
+    *(struct mpc_cpu *)p = (struct mpc_cpu){ .type = MP_ENTRY_CPU,
+                                             .apicid = (uint8_t)i,
+                                             .apicver = MP_APIC_VERSION,
+                                             .cpuflag = MP_CPU_ENABLED | (i == 0 ? MP_CPU_BSP : 0),
+                                             .cpufeature = MP_CPU_SIGNATURE,
+                                             .featureflag = MP_CPU_FEATURES };
+  *(struct mpc_bus *)p = (struct mpc_bus){ .type = MP_ENTRY_BUS, .busid = MP_BUS_ISA, .bustype = "ISA   " };
   p += sizeof (struct mpc_bus);
-  *(struct mpc_ioapic *) p = (struct mpc_ioapic){
-    .type = MP_ENTRY_IOAPIC, .apicid = ioapic_id, .apicver = MP_IOAPIC_VERSION, .flags = 1, .apicaddr = VM_IOAPIC_ADDR
-  };
+  *(struct mpc_ioapic *)p = (struct mpc_ioapic){ .type = MP_ENTRY_IOAPIC,
+                                                 .apicid = ioapic_id,
+                                                 .apicver = MP_IOAPIC_VERSION,
+                                                 .flags = 1,
+                                                 .apicaddr = VM_IOAPIC_ADDR };
   p += sizeof (struct mpc_ioapic);
   /* ISA IRQ n on IOAPIC pin n, edge/high as the bus defaults: what KVM's
    * default GSI routing does. */
   for (unsigned irq = 0; irq <= VM_IRQ_MAX; irq++, p += sizeof (struct mpc_intsrc))
-    *(struct mpc_intsrc *) p = (struct mpc_intsrc){ .type = MP_ENTRY_INTSRC,
-                                                    .irqtype = MP_IRQ_INT,
-                                                    .srcbus = MP_BUS_ISA,
-                                                    .srcbusirq = (uint8_t) irq,
-                                                    .dstapic = ioapic_id,
-                                                    .dstirq = (uint8_t) irq };
-  *(struct mpc_intsrc *) p = (struct mpc_intsrc){ .type = MP_ENTRY_LINTSRC, .irqtype = MP_IRQ_EXTINT, .dstirq = 0 };
+    *(struct mpc_intsrc *)p = (struct mpc_intsrc){ .type = MP_ENTRY_INTSRC,
+                                                   .irqtype = MP_IRQ_INT,
+                                                   .srcbus = MP_BUS_ISA,
+                                                   .srcbusirq = (uint8_t)irq,
+                                                   .dstapic = ioapic_id,
+                                                   .dstirq = (uint8_t)irq };
+  *(struct mpc_intsrc *)p
+      = (struct mpc_intsrc){ .type = MP_ENTRY_LINTSRC, .irqtype = MP_IRQ_EXTINT, .dstirq = 0 };
   p += sizeof (struct mpc_intsrc);
-  *(struct mpc_intsrc *) p
+  *(struct mpc_intsrc *)p
       = (struct mpc_intsrc){ .type = MP_ENTRY_LINTSRC, .irqtype = MP_IRQ_NMI, .dstapic = 0xff, .dstirq = 1 };
   return p + sizeof (struct mpc_intsrc);
 }
@@ -142,19 +145,21 @@ vm_mptable_write (struct vm_mem *mem, unsigned n_cpus, hull_error_t *err)
   if (table == NULL || mpf == NULL || VM_MPTABLE_START + size > VM_MPF_ADDR)
     return hull_make_error (err, 0, "MP table for %u CPUs does not fit below 0x%llx", n_cpus, VM_MPF_ADDR);
 
-  struct mpc_table *h = (struct mpc_table *) table;
+  struct mpc_table *h = (struct mpc_table *)table;
   memset (table, 0, size);
   *h = (struct mpc_table){ .signature = "PCMP",
-                           .length = (uint16_t) size,
+                           .length = (uint16_t)size,
                            .spec = 4,
                            .oem = "HULL    ",
                            .productid = "HULL VM     ",
                            .lapic = VM_LAPIC_ADDR };
-  mp_write_entries (table + sizeof (*h), n_cpus, (uint8_t) (n_cpus + 1));
-  h->oemcount = (uint16_t) (n_cpus + 1 + 1 + VM_IRQ_MAX + 1 + 2);
+  mp_write_entries (table + sizeof (*h), n_cpus, (uint8_t)(n_cpus + 1));
+  h->oemcount = (uint16_t)(n_cpus + 1 + 1 + VM_IRQ_MAX + 1 + 2);
   h->checksum = mp_checksum (table, size);
 
-  *mpf = (struct mpf_intel){ .signature = "_MP_", .physptr = VM_MPTABLE_START, .length = 1, .specification = 4 };
+  *mpf = (struct mpf_intel){
+    .signature = "_MP_", .physptr = VM_MPTABLE_START, .length = 1, .specification = 4
+  };
   mpf->checksum = mp_checksum (mpf, sizeof (*mpf));
   return 0;
 }

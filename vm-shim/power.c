@@ -9,8 +9,8 @@
 static void
 i8042_read (void *dev, uint64_t offset, uint8_t *data, uint32_t len)
 {
-  (void) dev;
-  (void) offset;
+  (void)dev;
+  (void)offset;
   /* Status 0: no byte to read, input buffer empty (ready for a command). */
   memset (data, 0, len);
 }
@@ -19,7 +19,7 @@ static void
 i8042_write (void *dev, uint64_t offset, const uint8_t *data, uint32_t len)
 {
   struct vm *vm = dev;
-  (void) len;
+  (void)len;
   if (offset == VM_I8042_CMD_PORT - VM_I8042_DATA_PORT && data[0] == I8042_CMD_RESET)
     vm_request_stop (vm, VM_STOP_RESET, 0, NULL);
 }
@@ -29,8 +29,8 @@ static const struct vm_io_ops i8042_ops = { .read = i8042_read, .write = i8042_w
 static void
 pvexit_write (void *dev, uint64_t offset, const uint8_t *data, uint32_t len)
 {
-  (void) offset;
-  (void) len;
+  (void)offset;
+  (void)len;
   vm_request_stop (dev, VM_STOP_EXIT, data[0], NULL);
 }
 
@@ -41,8 +41,8 @@ vm_power_init (struct vm *vm, hull_error_t *err)
 {
   /* Ports 0x60..0x64: 0x61 is the PIT's speaker port, served by KVM before
    * it would reach us. */
-  if (vm_bus_register (&vm->pio, VM_I8042_DATA_PORT, VM_I8042_CMD_PORT - VM_I8042_DATA_PORT + 1, &i8042_ops, vm,
-                       "i8042", err)
+  if (vm_bus_register (&vm->pio, VM_I8042_DATA_PORT, VM_I8042_CMD_PORT - VM_I8042_DATA_PORT + 1, &i8042_ops,
+                       vm, "i8042", err)
       < 0)
     return -1;
   return vm_bus_register (&vm->pio, VM_PVEXIT_PORT, 1, &pvexit_ops, vm, "exit port", err);

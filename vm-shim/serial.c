@@ -14,9 +14,9 @@ struct vm_serial
   pthread_mutex_t lock;
   int log_fd;
   uint8_t dll, dlm, ier, fcr, lcr, mcr, scr;
-  uint8_t rbr;          /* loopback: the last byte written */
-  bool rx_ready;        /* loopback: rbr holds a byte */
-  bool thri_pending;    /* THR-empty interrupt not yet acknowledged */
+  uint8_t rbr;       /* loopback: the last byte written */
+  bool rx_ready;     /* loopback: rbr holds a byte */
+  bool thri_pending; /* THR-empty interrupt not yet acknowledged */
   int irq_level;
   char buf[SERIAL_BUF]; /* output not yet written to the log */
   size_t buf_len;
@@ -26,7 +26,7 @@ static void
 serial_flush (struct vm_serial *s)
 {
   if (s->buf_len > 0 && s->log_fd >= 0)
-    (void) hull_write_all (s->log_fd, s->buf, s->buf_len);
+    (void)hull_write_all (s->log_fd, s->buf, s->buf_len);
   s->buf_len = 0;
 }
 
@@ -51,7 +51,7 @@ serial_update_irq (struct vm_serial *s)
   if (level != s->irq_level)
     {
       s->irq_level = level;
-      (void) vm_irq_line (s->vm, VM_SERIAL_IRQ, level);
+      (void)vm_irq_line (s->vm, VM_SERIAL_IRQ, level);
     }
 }
 
@@ -65,7 +65,7 @@ serial_transmit (struct vm_serial *s, uint8_t c)
     }
   else
     {
-      s->buf[s->buf_len++] = (char) c;
+      s->buf[s->buf_len++] = (char)c;
       if (c == '\n' || s->buf_len == SERIAL_BUF)
         serial_flush (s);
     }
@@ -182,7 +182,7 @@ static void
 serial_io_write (void *dev, uint64_t offset, const uint8_t *data, uint32_t len)
 {
   struct vm_serial *s = dev;
-  (void) len;
+  (void)len;
   pthread_mutex_lock (&s->lock);
   serial_write_reg (s, offset, data[0]);
   serial_update_irq (s);
@@ -208,6 +208,26 @@ vm_serial_init (struct vm *vm, hull_error_t *err)
         return hull_make_error (err, errno, "open serial log `%s`", vm->cfg.serial_log);
     }
   return vm_bus_register (&vm->pio, VM_SERIAL_PORT, 8, &serial_ops, s, "serial 8250", err);
+}
+
+void
+vm_serial_note (struct vm *vm, const char *fmt, ...)
+{
+  struct vm_serial *s = vm->serial;
+  if (s == NULL || s->log_fd < 0)
+    return;
+  va_list ap;
+  va_start (ap, fmt);
+  cleanup_free char *msg = NULL;
+  if (vasprintf (&msg, fmt, ap) < 0)
+    abort ();
+  va_end (ap);
+  pthread_mutex_lock (&s->lock);
+  /* A guest line cut short ends here, so the note stands on its own. */
+  cleanup_free char *line = hull_fmt ("%s[hull-vmm] %s\n", s->buf_len > 0 ? "\n" : "", msg);
+  serial_flush (s);
+  (void)hull_write_all (s->log_fd, line, strlen (line));
+  pthread_mutex_unlock (&s->lock);
 }
 
 void

@@ -55,7 +55,8 @@ vcpu_setup_cpuid_msrs (struct vm *vm, struct vm_vcpu *c, hull_error_t *err)
   {
     struct kvm_msrs hdr;
     struct kvm_msr_entry e[1];
-  } msrs = { .hdr.nmsrs = 1, .e[0] = { .index = MSR_IA32_MISC_ENABLE, .data = MSR_IA32_MISC_ENABLE_FAST_STRING } };
+  } msrs = { .hdr.nmsrs = 1,
+             .e[0] = { .index = MSR_IA32_MISC_ENABLE, .data = MSR_IA32_MISC_ENABLE_FAST_STRING } };
   if (ioctl (c->fd, KVM_SET_MSRS, &msrs) != 1)
     return hull_make_error (err, errno, "vCPU %u: KVM_SET_MSRS", c->id);
   return 0;
@@ -135,7 +136,7 @@ static void
 vcpu_exit_io (struct vm_vcpu *c)
 {
   struct kvm_run *run = c->run;
-  uint8_t *data = (uint8_t *) run + run->io.data_offset;
+  uint8_t *data = (uint8_t *)run + run->io.data_offset;
   bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
   /* A `rep outs`/`rep ins` arrives as count items of size bytes. */
   for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
@@ -195,11 +196,12 @@ vcpu_handle_exit (struct vm_vcpu *c)
     case KVM_EXIT_SYSTEM_EVENT:
       return vcpu_exit_system_event (c);
     case KVM_EXIT_INTERNAL_ERROR:
-      return vcpu_fail (c, hull_fmt ("KVM %s (internal error %" PRIu32 ")",
-                                     vcpu_internal_error_name (run->internal.suberror), run->internal.suberror));
+      return vcpu_fail (c,
+                        hull_fmt ("KVM %s (internal error %" PRIu32 ")",
+                                  vcpu_internal_error_name (run->internal.suberror), run->internal.suberror));
     case KVM_EXIT_FAIL_ENTRY:
       return vcpu_fail (c, hull_fmt ("VM entry failed (hardware reason 0x%llx)",
-                                     (unsigned long long) run->fail_entry.hardware_entry_failure_reason));
+                                     (unsigned long long)run->fail_entry.hardware_entry_failure_reason));
     default:
       return vcpu_fail (c, hull_fmt ("unexpected KVM exit reason %" PRIu32, run->exit_reason));
     }
@@ -239,7 +241,7 @@ vcpu_thread (void *arg)
 static void
 vcpu_kick_handler (int sig)
 {
-  (void) sig;
+  (void)sig;
 }
 
 static void

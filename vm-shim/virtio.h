@@ -33,8 +33,8 @@ struct vm_virtqueue
   struct vring_desc *desc;
   struct vring_avail *avail;
   struct vring_used *used;
-  uint16_t last_avail;    /* next available entry to take */
-  uint16_t used_idx;      /* our copy of used->idx */
+  uint16_t last_avail;     /* next available entry to take */
+  uint16_t used_idx;       /* our copy of used->idx */
   uint16_t signalled_used; /* used_idx when the driver was last interrupted */
 };
 
@@ -67,5 +67,46 @@ void vm_vq_disable_notify (struct vm_virtqueue *vq);
 /* Copies up to len bytes out of / into a chain's buffers. */
 size_t vm_vq_copy_from (const struct vm_vq_chain *c, uint64_t offset, void *dst, size_t len);
 size_t vm_vq_copy_to (const struct vm_vq_chain *c, uint64_t offset, const void *src, size_t len);
+
+/* ---- devices and the virtio-mmio transport (virtio-mmio.c) ----------------------
+ * A device model fills a vm_virtio_ops table and knows nothing of the
+ * transport.  Every callback runs with the transport's lock held: register
+ * accesses come from vCPU threads, queue work from the loop thread. */
+struct vm_virtio;
+
+struct vm_virtio_ops
+{
+  const char *name;
+  uint32_t device_id;
+  uint64_t features; /* device-specific bits; the transport adds VERSION_1,
+                        EVENT_IDX and INDIRECT_DESC */
+  unsigned n_queues;
+  uint16_t queue_max_size;
+  size_t config_size;
+  void (*config_read) (void *dev, uint32_t offset, uint8_t *data, uint32_t len);
+  /* The driver set DRIVER_OK: queues are set up, work may start. */
+  void (*activate) (void *dev);
+  /* The driver kicked queue q (from the loop thread). */
+  void (*queue_notify) (void *dev, unsigned q);
+  /* The driver reset the device: forget every queue-related state. */
+  void (*reset) (void *dev);
+};
+
+/* Adds a device on the next MMIO slot and IRQ (devices level). */
+int vm_virtio_mmio_add (struct vm *vm, const struct vm_virtio_ops *ops, void *dev, struct vm_virtio **out,
+                        hull_error_t *err);
+void vm_virtio_mmio_release_all (struct vm *vm);
+
+/* For the device, with the lock held (inside a callback or vm_virtio_lock). */
+struct vm_virtqueue *vm_virtio_queue (struct vm_virtio *t, unsigned q); /* NULL unless ready */
+bool vm_virtio_active (struct vm_virtio *t);                            /* DRIVER_OK and not broken */
+void vm_virtio_signal (struct vm_virtio *t);                            /* used buffers: interrupt */
+/* The guest broke the rules: DEVICE_NEEDS_RESET, a config interrupt, a
+ * note in the serial log; queues are ignored until the driver resets. */
+void vm_virtio_set_broken (struct vm_virtio *t, const char *what, hull_error_t *err);
+void vm_virtio_lock (struct vm_virtio *t);
+void vm_virtio_unlock (struct vm_virtio *t);
+uint32_t vm_virtio_status (struct vm_virtio *t);
+uint64_t vm_virtio_mmio_base (struct vm_virtio *t);
 
 #endif

@@ -30,7 +30,9 @@ vm_vq_setup (struct vm_virtqueue *vq, const struct vm_mem *mem, hull_error_t *er
   vq->used = vq_area (mem, vq->used_gpa, 6 + 8 * n, 4);
   if (vq->desc == NULL || vq->avail == NULL || vq->used == NULL)
     {
-      const char *which = vq->desc == NULL ? "descriptor table" : vq->avail == NULL ? "available ring" : "used ring";
+      const char *which = vq->desc == NULL    ? "descriptor table"
+                          : vq->avail == NULL ? "available ring"
+                                              : "used ring";
       uint64_t gpa = vq->desc == NULL ? vq->desc_gpa : vq->avail == NULL ? vq->avail_gpa : vq->used_gpa;
       vq->desc = NULL, vq->avail = NULL, vq->used = NULL;
       return hull_make_error (err, 0, "%s at 0x%" PRIx64 " is misaligned or outside guest RAM", which, gpa);
@@ -57,7 +59,7 @@ vq_used_event (struct vm_virtqueue *vq)
 static uint16_t *
 vq_avail_event (struct vm_virtqueue *vq)
 {
-  return (uint16_t *) &vq->used->ring[vq->size];
+  return (uint16_t *)&vq->used->ring[vq->size];
 }
 
 /* ---- walking a chain --------------------------------------------------------- */
@@ -79,12 +81,13 @@ vq_enter_indirect (struct vm_virtqueue *vq, struct vq_walk *w, const struct vrin
     return hull_make_error (err, 0, "indirect descriptor inside an indirect table");
   if (d->flags & VRING_DESC_F_NEXT)
     return hull_make_error (err, 0, "indirect descriptor with the NEXT flag");
-  if (d->len == 0 || d->len % sizeof (struct vring_desc) != 0 || d->len / sizeof (struct vring_desc) > VM_VQ_MAX_SEGS)
+  if (d->len == 0 || d->len % sizeof (struct vring_desc) != 0
+      || d->len / sizeof (struct vring_desc) > VM_VQ_MAX_SEGS)
     return hull_make_error (err, 0, "indirect table of %u bytes", d->len);
   const struct vring_desc *t = vm_mem_ptr (vq->mem, d->addr, d->len);
   if (t == NULL)
     return hull_make_error (err, 0, "indirect table at 0x%" PRIx64 " (%u bytes) outside guest RAM",
-                            (uint64_t) d->addr, d->len);
+                            (uint64_t)d->addr, d->len);
   *w = (struct vq_walk){ .table = t, .table_size = d->len / sizeof (struct vring_desc), .in_indirect = true };
   return 0;
 }
@@ -99,7 +102,7 @@ vq_add_buffer (struct vm_virtqueue *vq, struct vm_vq_chain *c, const struct vrin
     return hull_make_error (err, 0, "chain of more than %d buffers", VM_VQ_MAX_SEGS);
   void *p = vm_mem_ptr (vq->mem, d->addr, d->len);
   if (p == NULL)
-    return hull_make_error (err, 0, "buffer at 0x%" PRIx64 " (%u bytes) outside guest RAM", (uint64_t) d->addr,
+    return hull_make_error (err, 0, "buffer at 0x%" PRIx64 " (%u bytes) outside guest RAM", (uint64_t)d->addr,
                             d->len);
   c->iov[c->n_out + c->n_in] = (struct iovec){ .iov_base = p, .iov_len = d->len };
   if (writable)
@@ -147,12 +150,12 @@ int
 vm_vq_pop (struct vm_virtqueue *vq, struct vm_vq_chain *chain, hull_error_t *err)
 {
   uint16_t avail_idx = vm_read_once (vq->avail->idx);
-  uint16_t pending = (uint16_t) (avail_idx - vq->last_avail);
+  uint16_t pending = (uint16_t)(avail_idx - vq->last_avail);
   if (pending == 0)
     return 0;
   if (pending > vq->size)
-    return hull_make_error (err, 0, "available index %u is %u entries ahead of %u, in a queue of %u", avail_idx,
-                            pending, vq->last_avail, vq->size);
+    return hull_make_error (err, 0, "available index %u is %u entries ahead of %u, in a queue of %u",
+                            avail_idx, pending, vq->last_avail, vq->size);
   /* Read the ring entry only after the index that published it: pairs
    * with the driver's write barrier between the two. */
   vm_smp_rmb ();
@@ -175,7 +178,7 @@ void
 vm_vq_push (struct vm_virtqueue *vq, uint16_t head, uint32_t len)
 {
   struct vring_used_elem *e = &vq->used->ring[vq->used_idx & (vq->size - 1)];
-  vm_write_once (e->id, (uint32_t) head);
+  vm_write_once (e->id, (uint32_t)head);
   vm_write_once (e->len, len);
   /* The element must be visible before the index that hands it over:
    * pairs with the driver's read barrier after it reads used->idx. */
@@ -197,14 +200,14 @@ vm_vq_should_signal (struct vm_virtqueue *vq)
   uint16_t old = vq->signalled_used, new = vq->used_idx;
   vq->signalled_used = new;
   uint16_t event = vm_read_once (*vq_used_event (vq));
-  return (uint16_t) (new - event - 1) < (uint16_t) (new - old);
+  return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
 }
 
 void
 vm_vq_disable_notify (struct vm_virtqueue *vq)
 {
   if (!vq->event_idx)
-    vm_write_once (vq->used->flags, (uint16_t) VRING_USED_F_NO_NOTIFY);
+    vm_write_once (vq->used->flags, (uint16_t)VRING_USED_F_NO_NOTIFY);
 }
 
 bool
@@ -213,7 +216,7 @@ vm_vq_enable_notify (struct vm_virtqueue *vq)
   if (vq->event_idx)
     vm_write_once (*vq_avail_event (vq), vq->last_avail);
   else
-    vm_write_once (vq->used->flags, (uint16_t) 0);
+    vm_write_once (vq->used->flags, (uint16_t)0);
   /* The store that re-enables kicks must be visible before we look at
    * avail->idx again: otherwise the driver may add a buffer, read the old
    * "no kick" and not kick, while we read the old index: a lost kick. */
@@ -234,7 +237,7 @@ vm_vq_copy_from (const struct vm_vq_chain *c, uint64_t offset, void *dst, size_t
           continue;
         }
       size_t n = v->iov_len - offset < len - done ? v->iov_len - offset : len - done;
-      memcpy ((char *) dst + done, (char *) v->iov_base + offset, n);
+      memcpy ((char *)dst + done, (char *)v->iov_base + offset, n);
       done += n;
       offset = 0;
     }
@@ -254,7 +257,7 @@ vm_vq_copy_to (const struct vm_vq_chain *c, uint64_t offset, const void *src, si
           continue;
         }
       size_t n = v->iov_len - offset < len - done ? v->iov_len - offset : len - done;
-      memcpy ((char *) v->iov_base + offset, (const char *) src + done, n);
+      memcpy ((char *)v->iov_base + offset, (const char *)src + done, n);
       done += n;
       offset = 0;
     }

@@ -91,7 +91,7 @@ struct vm_bus_range
 
 struct vm_bus
 {
-  const char *name; /* "port I/O", "MMIO" */
+  const char *name;            /* "port I/O", "MMIO" */
   struct vm_bus_range *ranges; /* sorted by base, no overlaps */
   size_t n;
   atomic_ulong unhandled; /* accesses that hit no device */
@@ -132,6 +132,15 @@ typedef void (*vm_loop_fn) (struct vm *vm, void *opaque, uint32_t events);
 /* Watches fd in vm_run's loop (epoll events); fn runs in the loop thread. */
 int vm_loop_add (struct vm *vm, int fd, uint32_t events, vm_loop_fn fn, void *opaque, hull_error_t *err);
 int vm_loop_mod (struct vm *vm, int fd, uint32_t events, hull_error_t *err);
+/* Stops watching fd (safe from inside a handler). */
+void vm_loop_del (struct vm *vm, int fd);
+/* One round of the loop: waits up to timeout_ms and runs the handlers of
+ * the fds that are ready (tests drive devices with it). */
+void vm_loop_poll (struct vm *vm, int timeout_ms);
+/* A VM with devices but no KVM, on a caller's buffer as RAM at address 0
+ * (tests of device models: the test plays the guest driver). */
+int vm_create_devices_only (const struct vm_config *cfg, void *ram, size_t ram_size, struct vm **out,
+                            hull_error_t *err);
 
 /* First caller wins; async-signal-unsafe (takes a lock).  With
  * VM_STOP_ERROR, *err (may be NULL) is taken over. */
@@ -139,9 +148,16 @@ void vm_request_stop (struct vm *vm, enum vm_stop_reason reason, int code, hull_
 
 /* ---- devices ------------------------------------------------------------------ */
 struct vm_serial;
+struct vm_console;
 int vm_serial_init (struct vm *vm, hull_error_t *err);
 void vm_serial_exit (struct vm *vm);
 int vm_power_init (struct vm *vm, hull_error_t *err);
+/* The host/guest channel: virtio-console with cfg.ports (virtio-console.c). */
+int vm_console_init (struct vm *vm, hull_error_t *err);
+void vm_console_exit (struct vm *vm);
+/* Appends "[hull-vmm] ...\n" to the serial log: the VMM's own notes
+ * (a broken device), kept apart from the workload's output. */
+void vm_serial_note (struct vm *vm, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 /* Raises or lowers an IOAPIC/PIC input line (KVM_IRQ_LINE). */
 int vm_irq_line (struct vm *vm, unsigned irq, int level);
 
@@ -156,7 +172,8 @@ struct vm_kernel_image
   uint32_t cmdline_max;     /* longest command line, NUL included */
 };
 
-int vm_load_kernel (struct vm_mem *mem, int fd, const char *path, struct vm_kernel_image *img, hull_error_t *err);
+int vm_load_kernel (struct vm_mem *mem, int fd, const char *path, struct vm_kernel_image *img,
+                    hull_error_t *err);
 int vm_boot_init (struct vm *vm, hull_error_t *err);
 int vm_mptable_write (struct vm_mem *mem, unsigned n_cpus, hull_error_t *err);
 /* Identity page tables and GDT in guest memory; sregs for 64-bit mode. */
@@ -172,15 +189,19 @@ int vm_host_check_at (const char *dev_kvm, const char *sys_module, hull_error_t 
 /* ---- the VM ------------------------------------------------------------------- */
 struct vm_loop_watch
 {
-  int fd;
+  int fd; /* -1 once deleted; freed after the current round */
   vm_loop_fn fn;
   void *opaque;
 };
 
+struct vm_level;
 struct vm
 {
   struct vm_config cfg; /* strings are copies owned by the VM */
+  const struct vm_level *levels;
+  unsigned n_levels;
   unsigned levels_done;
+  void *test_ram; /* vm_create_devices_only: RAM is the caller's */
 
   int kvm_fd;
   int vm_fd;
@@ -197,6 +218,9 @@ struct vm
   struct vm_bus pio;
   struct vm_bus mmio;
   struct vm_serial *serial;
+  struct vm_console *console;
+  struct vm_virtio **virtio; /* virtio-mmio devices, in slot order */
+  unsigned n_virtio;
   char *cmdline_devices; /* "virtio_mmio.device=..." for the devices added */
 
   struct vm_vcpu *vcpus;

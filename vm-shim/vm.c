@@ -2,7 +2,7 @@
  * done ones in reverse when one fails; vm_run() starts the vCPU threads and
  * runs the event loop until a stop request; vm_destroy() undoes every
  * level.  See docs/vmm.md for the levels and the threads. */
-#include "vm-internal.h"
+#include "virtio.h"
 
 #include <signal.h>
 #include <sys/epoll.h>
@@ -20,11 +20,11 @@ const char *
 vm_stop_reason_name (enum vm_stop_reason r)
 {
   static const char *const names[] = {
-    [VM_STOP_NONE] = "none",       [VM_STOP_RESET] = "reset",     [VM_STOP_POWEROFF] = "power-off",
-    [VM_STOP_EXIT] = "exit port",  [VM_STOP_SIGNAL] = "signal",   [VM_STOP_TIMEOUT] = "timeout",
+    [VM_STOP_NONE] = "none",      [VM_STOP_RESET] = "reset",   [VM_STOP_POWEROFF] = "power-off",
+    [VM_STOP_EXIT] = "exit port", [VM_STOP_SIGNAL] = "signal", [VM_STOP_TIMEOUT] = "timeout",
     [VM_STOP_ERROR] = "error",
   };
-  return (unsigned) r < sizeof (names) / sizeof (names[0]) ? names[r] : "?";
+  return (unsigned)r < sizeof (names) / sizeof (names[0]) ? names[r] : "?";
 }
 
 /* ---- stop requests ------------------------------------------------------------- */
@@ -71,7 +71,7 @@ vm_loop_add (struct vm *vm, int fd, uint32_t events, vm_loop_fn fn, void *opaque
 static struct vm_loop_watch *
 loop_find (struct vm *vm, int fd, size_t *index)
 {
-  for (size_t i = 0; i < vm->n_watches; i++)
+  for (size_t i = 0; fd >= 0 && i < vm->n_watches; i++)
     if (vm->watches[i]->fd == fd)
       {
         if (index)
@@ -91,24 +91,37 @@ vm_loop_mod (struct vm *vm, int fd, uint32_t events, hull_error_t *err)
   return 0;
 }
 
-static void
-loop_del (struct vm *vm, int fd)
+/* The watch is only marked: a later event of the same round may still
+ * point at it.  loop_reap frees it after the round. */
+void
+vm_loop_del (struct vm *vm, int fd)
 {
-  size_t i;
-  struct vm_loop_watch *w = loop_find (vm, fd, &i);
+  struct vm_loop_watch *w = loop_find (vm, fd, NULL);
   if (w == NULL)
     return;
-  (void) epoll_ctl (vm->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-  free (w);
-  vm->watches[i] = vm->watches[--vm->n_watches];
+  (void)epoll_ctl (vm->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+  w->fd = -1;
+}
+
+static void
+loop_reap (struct vm *vm)
+{
+  for (size_t i = 0; i < vm->n_watches;)
+    if (vm->watches[i]->fd < 0)
+      {
+        free (vm->watches[i]);
+        vm->watches[i] = vm->watches[--vm->n_watches];
+      }
+    else
+      i++;
 }
 
 static void
 loop_on_stop_fd (struct vm *vm, void *opaque, uint32_t events)
 {
   uint64_t n;
-  (void) opaque;
-  (void) events;
+  (void)opaque;
+  (void)events;
   while (read (vm->stop_fd, &n, sizeof (n)) > 0)
     ;
 }
@@ -118,9 +131,9 @@ loop_on_signal (struct vm *vm, void *opaque, uint32_t events)
 {
   int *sfd = opaque;
   struct signalfd_siginfo si;
-  (void) events;
-  if (read (*sfd, &si, sizeof (si)) == (ssize_t) sizeof (si))
-    vm_request_stop (vm, VM_STOP_SIGNAL, (int) si.ssi_signo, NULL);
+  (void)events;
+  if (read (*sfd, &si, sizeof (si)) == (ssize_t)sizeof (si))
+    vm_request_stop (vm, VM_STOP_SIGNAL, (int)si.ssi_signo, NULL);
 }
 
 static int
@@ -150,12 +163,25 @@ loop_exit (struct vm *vm)
   vm->stop_fd = vm->epoll_fd = -1;
 }
 
+void
+vm_loop_poll (struct vm *vm, int timeout_ms)
+{
+  struct epoll_event evs[16];
+  int n = epoll_wait (vm->epoll_fd, evs, 16, timeout_ms);
+  for (int i = 0; i < n; i++)
+    {
+      struct vm_loop_watch *w = evs[i].data.ptr;
+      if (w->fd >= 0)
+        w->fn (vm, w->opaque, evs[i].events);
+    }
+  loop_reap (vm);
+}
+
 /* Waits for events until a stop is requested or the deadline passes. */
 static void
 loop_run (struct vm *vm)
 {
   uint64_t deadline = vm->cfg.timeout_ms ? hull_now_ns () + vm->cfg.timeout_ms * 1000000ULL : 0;
-  struct epoll_event evs[16];
   while (!vm_stopping (vm))
     {
       int timeout = -1;
@@ -167,14 +193,9 @@ loop_run (struct vm *vm)
               vm_request_stop (vm, VM_STOP_TIMEOUT, 0, NULL);
               break;
             }
-          timeout = (int) ((deadline - now + 999999) / 1000000);
+          timeout = (int)((deadline - now + 999999) / 1000000);
         }
-      int n = epoll_wait (vm->epoll_fd, evs, 16, timeout);
-      for (int i = 0; i < n; i++)
-        {
-          struct vm_loop_watch *w = evs[i].data.ptr;
-          w->fn (vm, w->opaque, evs[i].events);
-        }
+      vm_loop_poll (vm, timeout);
     }
 }
 
@@ -183,7 +204,7 @@ loop_run (struct vm *vm)
 static int
 level_kvm_init (struct vm *vm, hull_error_t *err)
 {
-  return vm_kvm_open (vm->cfg.dev_kvm, (int) vm->cfg.n_cpus, &vm->kvm_fd, &vm->run_size, err);
+  return vm_kvm_open (vm->cfg.dev_kvm, (int)vm->cfg.n_cpus, &vm->kvm_fd, &vm->run_size, err);
 }
 
 static void
@@ -207,14 +228,17 @@ level_devices_init (struct vm *vm, hull_error_t *err)
 {
   vm->pio.name = "port I/O";
   vm->mmio.name = "MMIO";
-  if (vm_serial_init (vm, err) < 0)
+  if (vm_serial_init (vm, err) < 0 || vm_power_init (vm, err) < 0)
     return -1;
-  return vm_power_init (vm, err);
+  return vm->cfg.n_ports > 0 ? vm_console_init (vm, err) : 0;
 }
 
 static void
 level_devices_exit (struct vm *vm)
 {
+  /* Transports first: their ops tables live in the devices. */
+  vm_virtio_mmio_release_all (vm);
+  vm_console_exit (vm);
   vm_serial_exit (vm);
   vm_bus_release (&vm->pio);
   vm_bus_release (&vm->mmio);
@@ -233,12 +257,27 @@ static const struct vm_level vm_levels[] = {
 };
 #define VM_N_LEVELS (sizeof (vm_levels) / sizeof (vm_levels[0]))
 
+/* Without KVM, on the caller's buffer: what device tests need. */
+static int
+level_test_memory_init (struct vm *vm, hull_error_t *err)
+{
+  (void)err;
+  vm_mem_init_buffer (&vm->mem, vm->test_ram, vm->cfg.mem_size, 0);
+  return 0;
+}
+
+static const struct vm_level vm_test_levels[] = {
+  { "memory", level_test_memory_init, NULL },
+  { "event loop", loop_init, loop_exit },
+  { "devices", level_devices_init, level_devices_exit },
+};
+
 static void
 vm_levels_unwind (struct vm *vm)
 {
   while (vm->levels_done > 0)
     {
-      const struct vm_level *l = &vm_levels[--vm->levels_done];
+      const struct vm_level *l = &vm->levels[--vm->levels_done];
       if (l->exit)
         l->exit (vm);
     }
@@ -247,16 +286,37 @@ vm_levels_unwind (struct vm *vm)
 /* ---- create, run, destroy -------------------------------------------------------- */
 
 static int
+vm_ports_check (const struct vm_config *c, hull_error_t *err)
+{
+  if (c->n_ports > VM_MAX_PORTS)
+    return hull_make_error (err, EINVAL, "VM: %u channel ports, at most %d", c->n_ports, VM_MAX_PORTS);
+  for (unsigned i = 0; i < c->n_ports; i++)
+    {
+      const char *n = c->ports[i].name;
+      size_t len = n ? strlen (n) : 0;
+      if (len == 0 || len > 64
+          || strspn (n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len)
+        return hull_make_error (err, EINVAL, "VM: channel port %u: bad name `%s`", i, n ? n : "");
+      for (unsigned j = 0; j < i; j++)
+        if (strcmp (c->ports[j].name, n) == 0)
+          return hull_make_error (err, EINVAL, "VM: channel port name `%s` used twice", n);
+    }
+  return 0;
+}
+
+static int
 vm_config_check (const struct vm_config *c, hull_error_t *err)
 {
   if (c->n_cpus < 1 || c->n_cpus > VM_MAX_CPUS)
-    return hull_make_error (err, EINVAL, "VM: %u vCPUs asked for, hull allows 1 to %d", c->n_cpus, VM_MAX_CPUS);
+    return hull_make_error (err, EINVAL, "VM: %u vCPUs asked for, hull allows 1 to %d", c->n_cpus,
+                            VM_MAX_CPUS);
   if (c->mem_size < VM_MEM_MIN || c->mem_size > VM_MEM_MAX || c->mem_size % (1ULL << 20))
-    return hull_make_error (err, EINVAL, "VM: memory size %" PRIu64 " bytes: must be whole MiB, %llu MiB to %llu GiB",
+    return hull_make_error (err, EINVAL,
+                            "VM: memory size %" PRIu64 " bytes: must be whole MiB, %llu MiB to %llu GiB",
                             c->mem_size, VM_MEM_MIN >> 20, VM_MEM_MAX >> 30);
   if ((c->kernel == NULL) == (c->raw == NULL))
     return hull_make_error (err, EINVAL, "VM: give either a kernel or a raw image");
-  return 0;
+  return vm_ports_check (c, err);
 }
 
 static struct vm *
@@ -269,9 +329,36 @@ vm_alloc (const struct vm_config *cfg)
   vm->cfg.cmdline = cfg->cmdline ? xstrdup (cfg->cmdline) : NULL;
   vm->cfg.serial_log = cfg->serial_log ? xstrdup (cfg->serial_log) : NULL;
   vm->cfg.dev_kvm = xstrdup (cfg->dev_kvm ? cfg->dev_kvm : "/dev/kvm");
+  struct vm_port *ports = xmalloc0 ((cfg->n_ports + 1) * sizeof (*ports));
+  for (unsigned i = 0; i < cfg->n_ports; i++)
+    ports[i] = (struct vm_port){ .name = xstrdup (cfg->ports[i].name),
+                                 .in_fd = cfg->ports[i].in_fd,
+                                 .out_fd = cfg->ports[i].out_fd };
+  vm->cfg.ports = ports;
   vm->kvm_fd = vm->vm_fd = vm->epoll_fd = vm->stop_fd = vm->mem.fd = -1;
   pthread_mutex_init (&vm->stop_lock, NULL);
   return vm;
+}
+
+static int
+vm_run_levels (struct vm *vm, const struct vm_level *levels, unsigned n, hull_error_t *err)
+{
+  vm->levels = levels;
+  vm->n_levels = n;
+  for (unsigned i = 0; i < n; i++)
+    {
+      /* A half-done level is undone too: every exit copes with it. */
+      vm->levels_done++;
+      if (levels[i].init (vm, err) < 0)
+        {
+          if (i > 0)
+            hull_error_wrap (err, "create VM (%s)", levels[i].name);
+          vm_destroy (vm);
+          return -1;
+        }
+    }
+  vm->cfg.raw = NULL; /* the caller's; used only while loading */
+  return 0;
 }
 
 int
@@ -280,20 +367,23 @@ vm_create (const struct vm_config *cfg, struct vm **out, hull_error_t *err)
   if (vm_config_check (cfg, err) < 0)
     return -1;
   struct vm *vm = vm_alloc (cfg);
-  for (size_t i = 0; i < VM_N_LEVELS; i++)
-    {
-      if (vm_levels[i].init (vm, err) < 0)
-        {
-          /* A half-done level is undone too: every exit copes with it. */
-          vm->levels_done++;
-          if (i > 0)
-            hull_error_wrap (err, "create VM (%s)", vm_levels[i].name);
-          vm_destroy (vm);
-          return -1;
-        }
-      vm->levels_done++;
-    }
-  vm->cfg.raw = NULL; /* the caller's; used only while loading */
+  if (vm_run_levels (vm, vm_levels, VM_N_LEVELS, err) < 0)
+    return -1;
+  *out = vm;
+  return 0;
+}
+
+int
+vm_create_devices_only (const struct vm_config *cfg, void *ram, size_t ram_size, struct vm **out,
+                        hull_error_t *err)
+{
+  if (vm_ports_check (cfg, err) < 0)
+    return -1;
+  struct vm *vm = vm_alloc (cfg);
+  vm->cfg.mem_size = ram_size;
+  vm->test_ram = ram;
+  if (vm_run_levels (vm, vm_test_levels, sizeof (vm_test_levels) / sizeof (vm_test_levels[0]), err) < 0)
+    return -1;
   *out = vm;
   return 0;
 }
@@ -322,7 +412,7 @@ vm_run_result (struct vm *vm, struct vm_stop_info *info, hull_error_t *err)
 int
 vm_run (struct vm *vm, struct vm_stop_info *info, hull_error_t *err)
 {
-  if (vm->levels_done != VM_N_LEVELS || vm_stopping (vm))
+  if (vm->levels != vm_levels || vm->levels_done != VM_N_LEVELS || vm_stopping (vm))
     return hull_make_error (err, EINVAL, "vm_run: the VM is not ready to run (already run?)");
 
   sigset_t stop_sigs, old;
@@ -345,7 +435,8 @@ vm_run (struct vm *vm, struct vm_stop_info *info, hull_error_t *err)
     }
   if (sfd >= 0)
     {
-      loop_del (vm, sfd);
+      vm_loop_del (vm, sfd);
+      loop_reap (vm);
       close (sfd);
     }
   pthread_sigmask (SIG_SETMASK, &old, NULL);
@@ -360,10 +451,13 @@ vm_destroy (struct vm *vm)
   vm_levels_unwind (vm);
   hull_error_release (&vm->stop_err);
   pthread_mutex_destroy (&vm->stop_lock);
-  free ((char *) vm->cfg.kernel);
-  free ((char *) vm->cfg.initrd);
-  free ((char *) vm->cfg.cmdline);
-  free ((char *) vm->cfg.serial_log);
-  free ((char *) vm->cfg.dev_kvm);
+  free ((char *)vm->cfg.kernel);
+  free ((char *)vm->cfg.initrd);
+  free ((char *)vm->cfg.cmdline);
+  free ((char *)vm->cfg.serial_log);
+  free ((char *)vm->cfg.dev_kvm);
+  for (unsigned i = 0; vm->cfg.ports && i < vm->cfg.n_ports; i++)
+    free ((char *)vm->cfg.ports[i].name);
+  free ((struct vm_port *)vm->cfg.ports);
   free (vm);
 }

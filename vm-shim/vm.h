@@ -48,17 +48,33 @@ struct vm_raw_image
   bool start_all_cpus;
 };
 
+/* A port of the host/guest channel (virtio-console, multiport), found in
+ * the guest by name in /sys/class/virtio-ports/vportNpM/name.  The VM
+ * works on duplicates of the fds and sets O_NONBLOCK on them (a flag of
+ * the open file, so the caller's fd gets it too: give pipes or sockets made
+ * for the purpose).  EOF on in_fd reaches the guest as EOF on the port;
+ * the guest closing the port closes the VM's duplicate of out_fd. */
+struct vm_port
+{
+  const char *name; /* [A-Za-z0-9._-], at most 64 characters */
+  int in_fd;        /* host -> guest, or -1 */
+  int out_fd;       /* guest -> host, or -1 (what the guest writes is dropped) */
+};
+#define VM_MAX_PORTS 16
+
 struct vm_config
 {
-  unsigned n_cpus;    /* 1 .. VM_MAX_CPUS */
-  uint64_t mem_size;  /* bytes, a multiple of 1 MiB, VM_MEM_MIN .. VM_MEM_MAX */
-  const char *kernel; /* vmlinux ELF or bzImage */
-  const char *initrd; /* optional initramfs */
-  const char *cmdline; /* appended to the default command line */
+  unsigned n_cpus;                /* 1 .. VM_MAX_CPUS */
+  uint64_t mem_size;              /* bytes, a multiple of 1 MiB, VM_MEM_MIN .. VM_MEM_MAX */
+  const char *kernel;             /* vmlinux ELF or bzImage */
+  const char *initrd;             /* optional initramfs */
+  const char *cmdline;            /* appended to the default command line */
   const struct vm_raw_image *raw; /* instead of kernel */
-  const char *serial_log; /* the UART's output is appended here; NULL: dropped */
-  uint64_t timeout_ms;    /* vm_run stops the guest after this long; 0: never */
-  const char *dev_kvm;    /* NULL: /dev/kvm */
+  const char *serial_log;         /* the UART's output is appended here; NULL: dropped */
+  uint64_t timeout_ms;            /* vm_run stops the guest after this long; 0: never */
+  const char *dev_kvm;            /* NULL: /dev/kvm */
+  const struct vm_port *ports;    /* the channel's ports; none: no channel device */
+  unsigned n_ports;
 };
 
 struct vm;

@@ -20,7 +20,7 @@ static const uint8_t fake_kernel[] = {
   0x74, 0x03,                                                 /* jz 2f */
   0xee,                                                       /* out %al, %dx */
   0xeb, 0xf8,                                                 /* jmp 1b */
-  0xb0, '|', 0xee,                                            /* 2: mov $'|', %al; out */
+  0xb0, '|',  0xee,                                           /* 2: mov $'|', %al; out */
   0x8b, 0xb3, 0x18, 0x02, 0x00, 0x00,                         /* mov 0x218(%rbx), %esi: ramdisk_image */
   0x8b, 0x8b, 0x1c, 0x02, 0x00, 0x00,                         /* mov 0x21c(%rbx), %ecx: ramdisk_size */
   0xf3, 0x6e,                                                 /* rep outsb */
@@ -101,7 +101,7 @@ write_tmp (const char *dir, const char *name, const void *data, size_t len)
 {
   char *path = hull_fmt ("%s/%s", dir, name);
   int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || hull_write_all (fd, data, len) != (ssize_t) len)
+  if (fd < 0 || hull_write_all (fd, data, len) != (ssize_t)len)
     abort ();
   close (fd);
   return path;
@@ -268,7 +268,7 @@ TEST (loader_refuses_malformed_elf)
 TEST (loader_refuses_malformed_bzimage)
 {
   static uint8_t bz[BZ_SIZE];
-  struct setup_header *h = (struct setup_header *) (bz + 0x1f1);
+  struct setup_header *h = (struct setup_header *)(bz + 0x1f1);
   make_bzimage (bz);
   h->version = 0x020a;
   expect_refused (unit_failed, bz, sizeof (bz), "boot protocol 2.10, hull needs 2.12 or later");
@@ -356,8 +356,8 @@ TEST (mptable_has_valid_checksums)
   for (int i = 0; i < len; i++)
     sum += t[i];
   CHECK (sum == 0);
-  CHECK (t[44] == 0 && t[44 + 3] == 3);           /* CPU 0: enabled, boot processor */
-  CHECK (t[44 + 3 * 20 + 1] == 3);                /* CPU 3's APIC id */
+  CHECK (t[44] == 0 && t[44 + 3] == 3);                  /* CPU 0: enabled, boot processor */
+  CHECK (t[44 + 3 * 20 + 1] == 3);                       /* CPU 3's APIC id */
   CHECK (vm_mptable_write (&m, VM_MAX_CPUS, &err) == 0); /* the largest still fits */
 }
 

@@ -9,8 +9,8 @@
 /* Real mode at 0x1000: "OK\n" to the UART, then 7 to the exit port. */
 static const uint8_t guest_real_ok[] = {
   0xba, 0xf8, 0x03, /* mov dx, 0x3f8 */
-  0xb0, 'O', 0xee,  /* mov al, 'O'; out dx, al */
-  0xb0, 'K', 0xee,  /* mov al, 'K'; out dx, al */
+  0xb0, 'O',  0xee, /* mov al, 'O'; out dx, al */
+  0xb0, 'K',  0xee, /* mov al, 'K'; out dx, al */
   0xb0, '\n', 0xee, /* mov al, '\n'; out dx, al */
   0xba, 0x01, 0x05, /* mov dx, 0x501 */
   0xb0, 0x07, 0xee, /* mov al, 7; out dx, al */
@@ -20,8 +20,8 @@ static const uint8_t guest_real_ok[] = {
 /* Long mode: "OK\n" to the UART, then the i8042 reset command. */
 static const uint8_t guest_long_reset[] = {
   0x66, 0xba, 0xf8, 0x03, /* mov dx, 0x3f8 */
-  0xb0, 'O', 0xee,        /* mov al, 'O'; out dx, al */
-  0xb0, 'K', 0xee,        /* mov al, 'K'; out dx, al */
+  0xb0, 'O',  0xee,       /* mov al, 'O'; out dx, al */
+  0xb0, 'K',  0xee,       /* mov al, 'K'; out dx, al */
   0xb0, '\n', 0xee,       /* mov al, '\n'; out dx, al */
   0xb0, 0xfe, 0xe6, 0x64, /* mov al, 0xfe; out 0x64, al */
   0xf4,                   /* hlt */
@@ -34,7 +34,7 @@ static const uint8_t guest_smp[] = {
   0x85, 0xff,                                     /* test edi, edi */
   0x75, 0x1c,                                     /* jnz ap */
   0x66, 0xba, 0xf8, 0x03,                         /* mov dx, 0x3f8 */
-  0xb0, 'A', 0xee,                                /* mov al, 'A'; out dx, al */
+  0xb0, 'A',  0xee,                               /* mov al, 'A'; out dx, al */
   0x80, 0x3c, 0x25, 0x00, 0x30, 0x00, 0x00, 0x00, /* 1: cmp byte [0x3000], 0 */
   0x74, 0xf6,                                     /* je 1b */
   0xb0, '\n', 0xee,                               /* mov al, '\n'; out dx, al */
@@ -42,7 +42,7 @@ static const uint8_t guest_smp[] = {
   0x31, 0xc0, 0xee,                               /* xor eax, eax; out dx, al */
   0xf4,                                           /* hlt */
   0x66, 0xba, 0xf8, 0x03,                         /* ap: mov dx, 0x3f8 */
-  0xb0, 'B', 0xee,                                /* mov al, 'B'; out dx, al */
+  0xb0, 'B',  0xee,                               /* mov al, 'B'; out dx, al */
   0xc6, 0x04, 0x25, 0x00, 0x30, 0x00, 0x00, 0x01, /* mov byte [0x3000], 1 */
   0xf4,                                           /* hlt */
 };
@@ -72,8 +72,9 @@ vmt_init (struct vmt *t, const uint8_t *code, size_t len, enum vm_cpu_mode mode)
   t->log = hull_fmt ("%s/serial.log", t->dir);
   uint64_t at = mode == VM_MODE_REAL ? 0x1000 : 0x100000;
   t->raw = (struct vm_raw_image){ .code = code, .len = len, .load_gpa = at, .entry = at, .mode = mode };
-  t->cfg = (struct vm_config){ .n_cpus = 1, .mem_size = 16 << 20, .raw = &t->raw, .serial_log = t->log,
-                               .timeout_ms = 20000 };
+  t->cfg = (struct vm_config){
+    .n_cpus = 1, .mem_size = 16 << 20, .raw = &t->raw, .serial_log = t->log, .timeout_ms = 20000
+  };
 }
 
 static void
@@ -167,6 +168,38 @@ TEST (vcpu_error_stops_the_vm_with_a_message)
   hull_error_release (&err);
 }
 
+/* Reads the first virtio-mmio register (an MMIO exit to the transport from
+ * the vCPU thread) and exits with its low byte: 'v' of "virt". */
+static const uint8_t guest_virtio_magic[] = {
+  0xb8, 0x00, 0x00, 0x00, 0xd0, /* mov eax, 0xd0000000 (zero-extended) */
+  0x8b, 0x00,                   /* mov eax, [rax] */
+  0x66, 0xba, 0x01, 0x05,       /* mov dx, 0x501 */
+  0xee,                         /* out dx, al */
+  0xf4,                         /* hlt */
+};
+
+TEST (guest_reads_the_channel_device_registers)
+{
+  if (!vmt_have_kvm ())
+    return;
+  int fds[2];
+  CHECK (pipe2 (fds, O_CLOEXEC) == 0);
+  struct vm_port ports[] = { { "hull.ctl", fds[0], fds[1] } };
+  struct vmt t;
+  vmt_init (&t, guest_virtio_magic, sizeof (guest_virtio_magic), VM_MODE_LONG);
+  t.cfg.ports = ports;
+  t.cfg.n_ports = 1;
+  struct vm_stop_info info;
+  hull_error_t err = NULL;
+  int ret = vmt_run (&t.cfg, &info, &err);
+  vmt_fini (&t);
+  close (fds[0]);
+  close (fds[1]);
+  CHECK (err == NULL);
+  CHECK (ret == 0);
+  CHECK (info.reason == VM_STOP_EXIT && info.code == 'v');
+}
+
 TEST (deadline_stops_a_halted_guest)
 {
   if (!vmt_have_kvm ())
@@ -186,7 +219,7 @@ TEST (deadline_stops_a_halted_guest)
 static void *
 send_sigterm_later (void *arg)
 {
-  (void) arg;
+  (void)arg;
   sigset_t s;
   sigemptyset (&s);
   sigaddset (&s, SIGTERM);
@@ -323,10 +356,10 @@ TEST (memory_bounds_never_overflow)
 static void
 nop_io_write (void *dev, uint64_t off, const uint8_t *d, uint32_t len)
 {
-  (void) dev;
-  (void) off;
-  (void) d;
-  (void) len;
+  (void)dev;
+  (void)off;
+  (void)d;
+  (void)len;
 }
 
 TEST (bus_refuses_overlaps_and_reads_ones_where_nothing_is)

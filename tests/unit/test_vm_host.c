@@ -40,8 +40,9 @@ TEST (this_host)
   if (is_pvm_host ())
     {
       CHECK (ret < 0);
-      CHECK_CONTAINS (err->msg, "this host's /dev/kvm is a paravirtual KVM (kvm_pvm) that emulates guest kernel "
-                                "mode; VM isolation needs hardware virtualization (guest kernel mode ran at ");
+      CHECK_CONTAINS (err->msg,
+                      "this host's /dev/kvm is a paravirtual KVM (kvm_pvm) that emulates guest kernel "
+                      "mode; VM isolation needs hardware virtualization (guest kernel mode ran at ");
       CHECK_CONTAINS (err->msg, " million instructions/s)");
       printf ("  (%s)\n", err->msg);
       hull_error_release (&err);

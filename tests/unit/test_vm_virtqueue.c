@@ -30,7 +30,7 @@ gpa (struct drv *d, uint64_t a)
 static struct vring_desc *
 desc (struct drv *d, uint64_t table, unsigned i)
 {
-  return (struct vring_desc *) gpa (d, table) + i;
+  return (struct vring_desc *)gpa (d, table) + i;
 }
 
 static struct drv *
@@ -38,12 +38,15 @@ drv_new (uint16_t size)
 {
   struct drv *d = xmalloc0 (sizeof (*d));
   vm_mem_init_buffer (&d->mem, d->ram, RAM_SIZE, RAM_GPA);
-  d->vq = (struct vm_virtqueue){ .size = size, .desc_gpa = DESC_GPA, .avail_gpa = AVAIL_GPA, .used_gpa = USED_GPA };
+  d->vq = (struct vm_virtqueue){
+    .size = size, .desc_gpa = DESC_GPA, .avail_gpa = AVAIL_GPA, .used_gpa = USED_GPA
+  };
   return d;
 }
 
 static void
-set_desc (struct drv *d, uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+set_desc (struct drv *d, uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+          uint16_t next)
 {
   *desc (d, table, i) = (struct vring_desc){ .addr = addr, .len = len, .flags = flags, .next = next };
 }
@@ -58,15 +61,15 @@ publish (struct drv *d, uint16_t head)
 }
 
 /* Pops and expects a refusal whose message contains msg. */
-#define CHECK_BROKEN(d, want)                                                                                       \
-  do                                                                                                               \
-    {                                                                                                              \
-      static struct vm_vq_chain c_;                                                                                \
-      hull_error_t e_ = NULL;                                                                                      \
-      CHECK (vm_vq_pop (&(d)->vq, &c_, &e_) == -1);                                                                \
-      CHECK_CONTAINS (e_->msg, want);                                                                              \
-      hull_error_release (&e_);                                                                                    \
-    }                                                                                                              \
+#define CHECK_BROKEN(d, want)                                                                                \
+  do                                                                                                         \
+    {                                                                                                        \
+      static struct vm_vq_chain c_;                                                                          \
+      hull_error_t e_ = NULL;                                                                                \
+      CHECK (vm_vq_pop (&(d)->vq, &c_, &e_) == -1);                                                          \
+      CHECK_CONTAINS (e_->msg, want);                                                                        \
+      hull_error_release (&e_);                                                                              \
+    }                                                                                                        \
   while (0)
 
 static struct vm_vq_chain chain;
@@ -89,7 +92,7 @@ TEST (good_chain_pops_and_pushes)
   struct vring_used *u = gpa (d, USED_GPA);
   CHECK (u->idx == 1 && u->ring[0].id == 3 && u->ring[0].len == 10);
   CHECK (vm_vq_should_signal (&d->vq));
-  ((struct vring_avail *) gpa (d, AVAIL_GPA))->flags = VRING_AVAIL_F_NO_INTERRUPT;
+  ((struct vring_avail *)gpa (d, AVAIL_GPA))->flags = VRING_AVAIL_F_NO_INTERRUPT;
   CHECK (!vm_vq_should_signal (&d->vq));
   free (d);
 }
@@ -187,14 +190,14 @@ TEST (loops_and_bad_indices_are_refused)
 
   d = (free (d), drv_new (QSIZE));
   CHECK (vm_vq_setup (&d->vq, &d->mem, &err) == 0);
-  ((struct vring_avail *) gpa (d, AVAIL_GPA))->idx = QSIZE + 1; /* claims 9 new entries */
+  ((struct vring_avail *)gpa (d, AVAIL_GPA))->idx = QSIZE + 1; /* claims 9 new entries */
   CHECK_BROKEN (d, "available index 9 is 9 entries ahead of 0, in a queue of 8");
 
   /* A chain through every descriptor once is fine. */
   d = (free (d), drv_new (QSIZE));
   CHECK (vm_vq_setup (&d->vq, &d->mem, &err) == 0);
   for (unsigned i = 0; i < QSIZE; i++)
-    set_desc (d, DESC_GPA, i, DATA_GPA, 4, i + 1 < QSIZE ? VRING_DESC_F_NEXT : 0, (uint16_t) (i + 1));
+    set_desc (d, DESC_GPA, i, DATA_GPA, 4, i + 1 < QSIZE ? VRING_DESC_F_NEXT : 0, (uint16_t)(i + 1));
   publish (d, 0);
   CHECK (vm_vq_pop (&d->vq, &chain, &err) == 1);
   CHECK (chain.n_out == QSIZE);
@@ -287,7 +290,7 @@ TEST (chains_longer_than_the_segment_limit_are_refused)
   set_desc (d, DESC_GPA, 2, RAM_GPA + 0x8000, VM_VQ_MAX_SEGS * 16, VRING_DESC_F_INDIRECT, 0);
   for (unsigned i = 0; i < VM_VQ_MAX_SEGS; i++)
     set_desc (d, RAM_GPA + 0x8000, i, DATA_GPA, 1, i + 1 < VM_VQ_MAX_SEGS ? VRING_DESC_F_NEXT : 0,
-              (uint16_t) (i + 1));
+              (uint16_t)(i + 1));
   publish (d, 0);
   CHECK_BROKEN (d, "chain of more than 1024 buffers");
   free (d);
@@ -303,9 +306,9 @@ TEST (indices_wrap_around)
   for (unsigned i = 0; i < 4; i++)
     {
       set_desc (d, DESC_GPA, i, DATA_GPA + i, 1, VRING_DESC_F_WRITE, 0);
-      publish (d, (uint16_t) i);
+      publish (d, (uint16_t)i);
     }
-  CHECK (((struct vring_avail *) gpa (d, AVAIL_GPA))->idx == 2);
+  CHECK (((struct vring_avail *)gpa (d, AVAIL_GPA))->idx == 2);
   for (unsigned i = 0; i < 4; i++)
     {
       CHECK (vm_vq_pop (&d->vq, &chain, &err) == 1);
@@ -341,7 +344,7 @@ TEST (event_idx_signals_only_when_asked)
   CHECK (vm_vq_pop (&d->vq, &chain, &err) == 1);
   CHECK (!vm_vq_enable_notify (&d->vq));
   struct vring_used *u = gpa (d, USED_GPA);
-  CHECK (*(uint16_t *) &u->ring[QSIZE] == 1);
+  CHECK (*(uint16_t *)&u->ring[QSIZE] == 1);
   free (d);
 }
 
@@ -385,8 +388,11 @@ TEST (random_rings_never_escape_guest_memory)
   unsigned got = 0, refused = 0;
   for (int round = 0; round < 20000; round++)
     {
-      d->vq = (struct vm_virtqueue){ .size = QSIZE, .desc_gpa = DESC_GPA, .avail_gpa = AVAIL_GPA,
-                                     .used_gpa = USED_GPA, .indirect = (round & 1) };
+      d->vq = (struct vm_virtqueue){ .size = QSIZE,
+                                     .desc_gpa = DESC_GPA,
+                                     .avail_gpa = AVAIL_GPA,
+                                     .used_gpa = USED_GPA,
+                                     .indirect = (round & 1) };
       hull_error_t err = NULL;
       if (vm_vq_setup (&d->vq, &d->mem, &err) < 0)
         abort ();
@@ -395,14 +401,16 @@ TEST (random_rings_never_escape_guest_memory)
         {
           uint64_t r = rnd (&seed);
           uint64_t base = (r & 3) == 0 ? 0 : (r & 3) == 1 ? UINT64_MAX - 0x1000 : RAM_GPA;
-          set_desc (d, i < QSIZE ? DESC_GPA : IND_GPA, i % QSIZE + (i >= QSIZE ? (i - QSIZE) / QSIZE * QSIZE : 0),
-                    base + (rnd (&seed) % (RAM_SIZE + 64)), (uint32_t) (rnd (&seed) % 0x400 * ((r >> 8) & 1 ? 1 : 64)),
-                    (uint16_t) (rnd (&seed) & 7), (uint16_t) (rnd (&seed) % (QSIZE + 2)));
+          set_desc (d, i < QSIZE ? DESC_GPA : IND_GPA,
+                    i % QSIZE + (i >= QSIZE ? (i - QSIZE) / QSIZE * QSIZE : 0),
+                    base + (rnd (&seed) % (RAM_SIZE + 64)),
+                    (uint32_t)(rnd (&seed) % 0x400 * ((r >> 8) & 1 ? 1 : 64)), (uint16_t)(rnd (&seed) & 7),
+                    (uint16_t)(rnd (&seed) % (QSIZE + 2)));
         }
       struct vring_avail *a = gpa (d, AVAIL_GPA);
       for (unsigned i = 0; i < QSIZE; i++)
-        a->ring[i] = (uint16_t) (rnd (&seed) % (QSIZE + 1));
-      a->idx = (uint16_t) (rnd (&seed) % (QSIZE + 3));
+        a->ring[i] = (uint16_t)(rnd (&seed) % (QSIZE + 1));
+      a->idx = (uint16_t)(rnd (&seed) % (QSIZE + 3));
       for (int k = 0; k < QSIZE + 2; k++)
         {
           int r = vm_vq_pop (&d->vq, &chain, &err);
@@ -418,7 +426,7 @@ TEST (random_rings_never_escape_guest_memory)
               uint8_t *p = chain.iov[i].iov_base;
               CHECK (p >= d->ram && p + chain.iov[i].iov_len <= d->ram + RAM_SIZE);
             }
-          vm_vq_push (&d->vq, chain.head, (uint32_t) chain.in_len);
+          vm_vq_push (&d->vq, chain.head, (uint32_t)chain.in_len);
         }
     }
   CHECK (got > 100 && refused > 100); /* both paths were exercised */

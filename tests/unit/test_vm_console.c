@@ -1,0 +1,500 @@
+/* The channel device (virtio-console, multiport) and the virtio-mmio
+ * transport, without KVM: the test plays the guest's driver on a plain
+ * buffer, through the MMIO registers, as Linux's virtio_mmio and
+ * virtio_console drivers do; the host side is pipes.  Then a hostile
+ * driver: the device must end up DEVICE_NEEDS_RESET, never crash. */
+#include "../../vm-shim/virtio.h"
+#include "test_vm_fixture.h"
+#include "unit.h"
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_console.h>
+#include <linux/virtio_mmio.h>
+
+#define RAM_SIZE (2u << 20)
+#define QN 16        /* queue size the driver picks */
+#define BUF_SIZE 512 /* each buffer the driver posts */
+#define RING_BASE 0x10000
+#define BUF_BASE 0x80000
+
+struct gq /* the driver's view of one queue */
+{
+  uint16_t avail_idx, used_seen;
+};
+
+struct guest
+{
+  uint8_t *ram;
+  struct vm *vm;
+  unsigned n_queues;
+  struct gq q[2 * (VM_MAX_PORTS + 1)];
+  char *dir, *log;
+};
+
+static uint64_t
+ring_gpa (unsigned q)
+{
+  return RING_BASE + q * 0x1000;
+}
+static uint64_t
+buf_gpa (unsigned q, unsigned i)
+{
+  return BUF_BASE + (q * QN + i) * BUF_SIZE;
+}
+static struct vring_desc *
+g_desc (struct guest *g, unsigned q)
+{
+  return (void *)(g->ram + ring_gpa (q));
+}
+static struct vring_avail *
+g_avail (struct guest *g, unsigned q)
+{
+  return (void *)(g->ram + ring_gpa (q) + 0x400);
+}
+static struct vring_used *
+g_used (struct guest *g, unsigned q)
+{
+  return (void *)(g->ram + ring_gpa (q) + 0x800);
+}
+
+static uint32_t
+mmio_read (struct guest *g, uint64_t off)
+{
+  uint32_t v;
+  vm_bus_access (&g->vm->mmio, VM_MMIO_START + off, (uint8_t *)&v, 4, false);
+  return v;
+}
+
+static void
+mmio_write (struct guest *g, uint64_t off, uint32_t v)
+{
+  vm_bus_access (&g->vm->mmio, VM_MMIO_START + off, (uint8_t *)&v, 4, true);
+}
+
+static void
+pump (struct guest *g)
+{
+  for (int i = 0; i < 8; i++)
+    vm_loop_poll (g->vm, 0);
+}
+
+/* Adds one buffer (desc index = avail slot) and kicks unless told not to. */
+static void
+g_post (struct guest *g, unsigned q, const void *data, uint32_t len, bool writable, bool kick)
+{
+  unsigned slot = g->q[q].avail_idx % QN;
+  uint64_t a = buf_gpa (q, slot);
+  if (data)
+    memcpy (g->ram + a, data, len);
+  g_desc (g, q)[slot]
+      = (struct vring_desc){ .addr = a, .len = len, .flags = writable ? VRING_DESC_F_WRITE : 0 };
+  g_avail (g, q)->ring[slot] = (uint16_t)slot;
+  __atomic_thread_fence (__ATOMIC_RELEASE);
+  g_avail (g, q)->idx = ++g->q[q].avail_idx;
+  if (kick)
+    mmio_write (g, VIRTIO_MMIO_QUEUE_NOTIFY, q);
+}
+
+/* Next used buffer of q: its data and length; false if none. */
+static bool
+g_take (struct guest *g, unsigned q, void **data, uint32_t *len)
+{
+  struct vring_used *u = g_used (g, q);
+  if (u->idx == g->q[q].used_seen)
+    return false;
+  struct vring_used_elem e = u->ring[g->q[q].used_seen++ % QN];
+  *data = g->ram + g_desc (g, q)[e.id].addr;
+  *len = e.len;
+  return true;
+}
+
+static int
+g_setup_queues (struct guest *g, unsigned n)
+{
+  for (unsigned q = 0; q < n; q++)
+    {
+      mmio_write (g, VIRTIO_MMIO_QUEUE_SEL, q);
+      if (mmio_read (g, VIRTIO_MMIO_QUEUE_NUM_MAX) < QN)
+        return -1;
+      mmio_write (g, VIRTIO_MMIO_QUEUE_NUM, QN);
+      mmio_write (g, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)ring_gpa (q));
+      mmio_write (g, VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
+      mmio_write (g, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)ring_gpa (q) + 0x400);
+      mmio_write (g, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)ring_gpa (q) + 0x800);
+      mmio_write (g, VIRTIO_MMIO_QUEUE_READY, 1);
+    }
+  return 0;
+}
+
+/* The virtio 1.x initialisation sequence (section 3.1.1). */
+static int
+g_init_device (struct guest *g, uint64_t features)
+{
+  memset (g->q, 0, sizeof (g->q));
+  memset (g->ram + RING_BASE, 0, BUF_BASE - RING_BASE);
+  mmio_write (g, VIRTIO_MMIO_STATUS, 0);
+  mmio_write (g, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+  mmio_write (g, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+  mmio_write (g, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)features);
+  mmio_write (g, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+  mmio_write (g, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(features >> 32));
+  mmio_write (g, VIRTIO_MMIO_STATUS,
+              VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+  if (!(mmio_read (g, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK))
+    return -1;
+  if (g_setup_queues (g, g->n_queues) < 0)
+    return -1;
+  mmio_write (g, VIRTIO_MMIO_STATUS,
+              VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK
+                  | VIRTIO_CONFIG_S_DRIVER_OK);
+  return 0;
+}
+
+static void
+g_control (struct guest *g, uint32_t id, uint16_t event, uint16_t value)
+{
+  struct virtio_console_control m = { .id = id, .event = event, .value = value };
+  g_post (g, 3, &m, sizeof (m), false, true);
+}
+
+static const uint64_t default_features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_CONSOLE_F_MULTIPORT);
+
+static struct guest *
+guest_new (struct vm_port *ports, unsigned n)
+{
+  struct guest *g = xmalloc0 (sizeof (*g));
+  g->ram = xmalloc0 (RAM_SIZE);
+  g->dir = vmt_tmpdir ();
+  g->log = hull_fmt ("%s/serial.log", g->dir);
+  g->n_queues = 2 * (n + 1);
+  struct vm_config cfg = { .ports = ports, .n_ports = n, .serial_log = g->log };
+  hull_error_t err = NULL;
+  if (vm_create_devices_only (&cfg, g->ram, RAM_SIZE, &g->vm, &err) < 0)
+    {
+      fprintf (stderr, "%s\n", err->msg);
+      abort ();
+    }
+  return g;
+}
+
+static void
+guest_free (struct guest *g)
+{
+  vm_destroy (g->vm);
+  free (g->ram);
+  free (g->log);
+  vmt_cleanup (g->dir);
+  free (g);
+}
+
+/* Brings the device up to "every port ready, named and open": the control
+ * exchange Linux's virtio_console does at probe, message by message. */
+static int
+g_bring_up (struct guest *g, unsigned n_ports, char names[][16])
+{
+  if (g_init_device (g, default_features) < 0)
+    return -1;
+  for (unsigned i = 0; i < 8; i++)
+    g_post (g, 2, NULL, BUF_SIZE, true, false);
+  for (unsigned p = 0; p < n_ports; p++)
+    for (unsigned i = 0; i < 4; i++)
+      g_post (g, p == 0 ? 0 : 2 * p + 2, NULL, BUF_SIZE, true, false);
+  g_control (g, 0, VIRTIO_CONSOLE_DEVICE_READY, 1);
+  unsigned added = 0, named = 0, opened = 0;
+  for (int round = 0; round < 10 && opened < n_ports; round++)
+    {
+      pump (g);
+      void *d;
+      uint32_t len;
+      while (g_take (g, 2, &d, &len))
+        {
+          struct virtio_console_control m;
+          if (len < 8 || len - 8 >= 16)
+            return -2;
+          memcpy (&m, d, 8);
+          if (m.id >= n_ports)
+            return -3;
+          if (m.event == VIRTIO_CONSOLE_PORT_ADD)
+            {
+              added++;
+              g_control (g, m.id, VIRTIO_CONSOLE_PORT_READY, 1);
+            }
+          else if (m.event == VIRTIO_CONSOLE_PORT_NAME)
+            {
+              memcpy (names[m.id], (char *)d + 8, len - 8);
+              names[m.id][len - 8] = 0;
+              named++;
+            }
+          else if (m.event == VIRTIO_CONSOLE_PORT_OPEN && m.value == 1)
+            opened++;
+          g_post (g, 2, NULL, BUF_SIZE, true, true); /* recycle */
+        }
+    }
+  return added == n_ports && named == n_ports && opened == n_ports ? 0 : -4;
+}
+
+struct pipes
+{
+  int in[2], out[2];
+};
+
+static void
+make_pipes (struct pipes *p)
+{
+  if (pipe2 (p->in, O_CLOEXEC) < 0 || pipe2 (p->out, O_CLOEXEC) < 0)
+    abort ();
+}
+
+TEST (transport_identifies_the_device)
+{
+  struct vm_port ports[] = { { "hull.ctl", -1, -1 } };
+  struct guest *g = guest_new (ports, 1);
+  CHECK (mmio_read (g, VIRTIO_MMIO_MAGIC_VALUE) == 0x74726976);
+  CHECK (mmio_read (g, VIRTIO_MMIO_VERSION) == 2);
+  CHECK (mmio_read (g, VIRTIO_MMIO_DEVICE_ID) == 3);
+  mmio_write (g, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+  CHECK (mmio_read (g, VIRTIO_MMIO_DEVICE_FEATURES) & 1); /* VERSION_1 */
+  mmio_write (g, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+  CHECK (mmio_read (g, VIRTIO_MMIO_DEVICE_FEATURES) & (1u << VIRTIO_CONSOLE_F_MULTIPORT));
+  uint32_t max_ports;
+  vm_bus_access (&g->vm->mmio, VM_MMIO_START + 0x100 + 4, (uint8_t *)&max_ports, 4, false);
+  CHECK (max_ports == 1);
+  uint8_t beyond[4] = { 1, 1, 1, 1 };
+  vm_bus_access (&g->vm->mmio, VM_MMIO_START + 0x100 + 10, beyond, 4, false); /* crosses the config's end */
+  CHECK (beyond[0] == 0 && beyond[3] == 0);
+  CHECK_STR (g->vm->cmdline_devices, "virtio_mmio.device=4K@0xd0000000:5");
+  guest_free (g);
+}
+
+TEST (legacy_driver_is_refused_features_ok)
+{
+  struct vm_port ports[] = { { "hull.ctl", -1, -1 } };
+  struct guest *g = guest_new (ports, 1);
+  CHECK (g_init_device (g, 1ULL << VIRTIO_CONSOLE_F_MULTIPORT) < 0); /* no VERSION_1 */
+  CHECK (g_init_device (g, default_features | (1ULL << 40)) < 0);    /* not offered */
+  CHECK (g_init_device (g, default_features) == 0);
+  guest_free (g);
+}
+
+TEST (ports_are_announced_named_and_carry_data_both_ways)
+{
+  struct pipes a, b;
+  make_pipes (&a);
+  make_pipes (&b);
+  struct vm_port ports[] = { { "hull.stdin", a.in[0], -1 }, { "hull.stdout", -1, b.out[1] } };
+  struct guest *g = guest_new (ports, 2);
+  close (a.in[0]);
+  close (b.out[1]);
+  char names[2][16];
+  CHECK (g_bring_up (g, 2, names) == 0);
+  CHECK_STR (names[0], "hull.stdin");
+  CHECK_STR (names[1], "hull.stdout");
+
+  /* guest -> host on port 1 (tx queue 5) */
+  g_post (g, 5, "hello, ", 7, false, true);
+  g_post (g, 5, "host\n", 5, false, true);
+  pump (g);
+  char buf[64] = { 0 };
+  CHECK (read (b.out[0], buf, sizeof (buf)) == 12);
+  CHECK_STR (buf, "hello, host\n");
+  void *d;
+  uint32_t len;
+  CHECK (g_take (g, 5, &d, &len) && g_take (g, 5, &d, &len));
+
+  /* host -> guest on port 0 (rx queue 0) */
+  CHECK (write (a.in[1], "from host", 9) == 9);
+  pump (g);
+  CHECK (g_take (g, 0, &d, &len));
+  CHECK (len == 9 && memcmp (d, "from host", 9) == 0);
+  CHECK (mmio_read (g, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_VRING);
+
+  /* EOF on the host's input: PORT_OPEN 0 for port 0 after the data. */
+  CHECK (write (a.in[1], "last", 4) == 4);
+  close (a.in[1]);
+  pump (g);
+  CHECK (g_take (g, 0, &d, &len) && len == 4);
+  CHECK (g_take (g, 2, &d, &len) && len == 8);
+  struct virtio_console_control m;
+  memcpy (&m, d, 8);
+  CHECK (m.event == VIRTIO_CONSOLE_PORT_OPEN && m.id == 0 && m.value == 0);
+
+  /* The guest closes port 1: the host reader sees EOF. */
+  g_control (g, 1, VIRTIO_CONSOLE_PORT_OPEN, 0);
+  pump (g);
+  CHECK (read (b.out[0], buf, sizeof (buf)) == 0);
+  close (b.out[0]);
+  guest_free (g);
+}
+
+TEST (slow_reader_stalls_only_its_port)
+{
+  struct pipes a, b;
+  make_pipes (&a);
+  make_pipes (&b);
+  fcntl (a.out[1], F_SETPIPE_SZ, 4096);
+  struct vm_port ports[] = { { "slow", -1, a.out[1] }, { "fast", -1, b.out[1] } };
+  struct guest *g = guest_new (ports, 2);
+  close (a.out[1]);
+  close (b.out[1]);
+  char names[2][16];
+  CHECK (g_bring_up (g, 2, names) == 0);
+
+  static uint8_t chunk[BUF_SIZE];
+  memset (chunk, 'x', sizeof (chunk));
+  for (int i = 0; i < 12; i++) /* 6 KiB into a 4 KiB pipe */
+    g_post (g, 1, chunk, sizeof (chunk), false, true);
+  g_post (g, 5, "fast", 4, false, true);
+  pump (g);
+  char buf[8192];
+  CHECK (read (b.out[0], buf, sizeof (buf)) == 4);
+  CHECK (g_used (g, 1)->idx < 12); /* the slow port holds the rest */
+  size_t total = 0;
+  for (int round = 0; round < 10 && total < 12 * BUF_SIZE; round++)
+    {
+      ssize_t n = read (a.out[0], buf, sizeof (buf));
+      CHECK (n > 0);
+      total += (size_t)n;
+      pump (g);
+    }
+  CHECK (total == 12 * BUF_SIZE);
+  CHECK (g_used (g, 1)->idx == 12);
+  close (a.out[0]);
+  close (b.out[0]);
+  guest_free (g);
+}
+
+TEST (a_stream_arrives_intact_and_in_order)
+{
+  struct pipes a;
+  make_pipes (&a);
+  struct vm_port ports[] = { { "hull.stdout", -1, a.out[1] } };
+  struct guest *g = guest_new (ports, 1);
+  close (a.out[1]);
+  char names[1][16];
+  CHECK (g_bring_up (g, 1, names) == 0);
+  uint32_t next_out = 0, next_in = 0;
+  const uint32_t total = 256 * 1024; /* 32-bit counters, 1 MiB */
+  uint8_t chunk[BUF_SIZE];
+  while (next_in < total)
+    {
+      /* Keep the queue full, drain the pipe, recycle used buffers. */
+      while (next_out < total && (uint16_t)(g->q[1].avail_idx - g_used (g, 1)->idx) < QN)
+        {
+          for (unsigned i = 0; i < BUF_SIZE / 4; i++, next_out++)
+            memcpy (chunk + 4 * i, &next_out, 4);
+          g_post (g, 1, chunk, BUF_SIZE, false, true);
+        }
+      pump (g);
+      uint32_t v[1024];
+      ssize_t n = read (a.out[0], v, sizeof (v));
+      CHECK (n > 0 && n % 4 == 0);
+      for (ssize_t i = 0; i < n / 4; i++)
+        CHECK (v[i] == next_in++);
+    }
+  close (a.out[0]);
+  guest_free (g);
+}
+
+static void
+expect_broken (int *unit_failed, struct guest *g, const char *note)
+{
+  CHECK (mmio_read (g, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+  CHECK (mmio_read (g, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+  cleanup_free char *log = vmt_read_log (g->log);
+  CHECK_CONTAINS (log, note);
+  /* A reset brings it back. */
+  char names[1][16];
+  CHECK (g_bring_up (g, 1, names) == 0);
+  CHECK (!(mmio_read (g, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET));
+}
+
+TEST (hostile_driver_breaks_only_the_device)
+{
+  struct pipes a;
+  make_pipes (&a);
+  struct vm_port ports[] = { { "hull.ctl", a.in[0], a.out[1] } };
+  struct guest *g = guest_new (ports, 1);
+  char names[1][16];
+  CHECK (g_bring_up (g, 1, names) == 0);
+
+  /* A control message for a port that does not exist. */
+  g_control (g, 7, VIRTIO_CONSOLE_PORT_READY, 1);
+  pump (g);
+  expect_broken (unit_failed, g,
+                 "[hull-vmm] virtio-console at 0xd0000000: control message: control message 3 "
+                 "for port 7, the device has 1; device needs reset");
+
+  /* A transmit buffer outside guest RAM. */
+  g_post (g, 1, NULL, 16, false, false);
+  g_desc (g, 1)[(g->q[1].avail_idx - 1) % QN].addr = RAM_SIZE - 8;
+  mmio_write (g, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+  pump (g);
+  expect_broken (unit_failed, g, "port transmit queue: buffer at 0x1ffff8 (16 bytes) outside guest RAM");
+
+  /* A descriptor loop on the control queue. */
+  g_post (g, 3, NULL, 8, false, false);
+  unsigned s = (g->q[3].avail_idx - 1) % QN;
+  g_desc (g, 3)[s].flags = VRING_DESC_F_NEXT;
+  g_desc (g, 3)[s].next = (uint16_t)s;
+  mmio_write (g, VIRTIO_MMIO_QUEUE_NOTIFY, 3);
+  pump (g);
+  expect_broken (unit_failed, g, "control transmit queue: descriptor chain from");
+
+  /* A queue placed outside RAM when it is made ready. */
+  mmio_write (g, VIRTIO_MMIO_STATUS, 0);
+  mmio_write (g, VIRTIO_MMIO_QUEUE_SEL, 0);
+  mmio_write (g, VIRTIO_MMIO_QUEUE_NUM, QN);
+  mmio_write (g, VIRTIO_MMIO_QUEUE_DESC_LOW, 0xfffff000);
+  mmio_write (g, VIRTIO_MMIO_QUEUE_READY, 1);
+  CHECK (mmio_read (g, VIRTIO_MMIO_QUEUE_READY) == 0);
+  expect_broken (unit_failed, g, "queue setup: descriptor table at 0xfffff000");
+
+  /* Registers hit with the wrong width or out of range are ignored. */
+  uint8_t b = 0xff;
+  vm_bus_access (&g->vm->mmio, VM_MMIO_START + VIRTIO_MMIO_STATUS, &b, 1, true);
+  mmio_write (g, VIRTIO_MMIO_QUEUE_SEL, 1000);
+  mmio_write (g, VIRTIO_MMIO_QUEUE_READY, 1);
+  mmio_write (g, VIRTIO_MMIO_QUEUE_NOTIFY, 1000);
+  CHECK (mmio_read (g, VIRTIO_MMIO_QUEUE_NUM_MAX) == 0);
+  CHECK (!(mmio_read (g, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET));
+  close (a.in[1]);
+  close (a.out[0]);
+  close (a.in[0]);
+  close (a.out[1]);
+  guest_free (g);
+}
+
+TEST (no_fd_left_behind)
+{
+  int before = vmt_count_fds ();
+  struct pipes a;
+  make_pipes (&a);
+  struct vm_port ports[] = { { "a", a.in[0], a.out[1] }, { "b", a.in[0], -1 } };
+  struct guest *g = guest_new (ports, 2);
+  char names[2][16];
+  CHECK (g_bring_up (g, 2, names) == 0);
+  guest_free (g);
+  close (a.in[0]);
+  close (a.in[1]);
+  close (a.out[0]);
+  close (a.out[1]);
+  CHECK (vmt_count_fds () == before);
+}
+
+TEST (port_names_are_checked)
+{
+  struct vm_port ports[] = { { "ok", -1, -1 }, { "no/slash", -1, -1 } };
+  struct vm_config cfg = { .ports = ports, .n_ports = 2 };
+  struct vm *vm;
+  hull_error_t err = NULL;
+  static uint8_t ram[1 << 20];
+  CHECK (vm_create_devices_only (&cfg, ram, sizeof (ram), &vm, &err) < 0);
+  CHECK_CONTAINS (err->msg, "channel port 1: bad name `no/slash`");
+  hull_error_release (&err);
+  ports[1].name = "ok";
+  CHECK (vm_create_devices_only (&cfg, ram, sizeof (ram), &vm, &err) < 0);
+  CHECK_CONTAINS (err->msg, "name `ok` used twice");
+  hull_error_release (&err);
+}
+
+RUN_TESTS ("vm_console")
