@@ -278,7 +278,8 @@ class Agent:
         self.sock.close()
 
 
-def test_listener_gets_the_notify_fd_and_the_state(rt, bundle, cid, workdir):
+@pytest.mark.parametrize("nnp", [True, False], ids=["no_new_privs", "loaded_before_caps"])
+def test_listener_gets_the_notify_fd_and_the_state(rt, bundle, cid, workdir, nnp):
     path = os.path.join(workdir, "agent.sock")
     agent = Agent(path)
     try:
@@ -286,6 +287,7 @@ def test_listener_gets_the_notify_fd_and_the_state(rt, bundle, cid, workdir):
                                 listenerPath=path, listenerMetadata="hello agent")
         bundle.sh("mkdir /dev/shm/d && echo mkdir-said-ok; test -d /dev/shm/d && echo exists || echo absent")
         bundle.edit(with_profile(profile))
+        bundle.edit(lambda c: c["process"].__setitem__("noNewPrivileges", nnp))
         r = rt("run", "--bundle", bundle.path, cid)
     finally:
         agent.close()
