@@ -8,7 +8,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 BUILD ?= build
 CC ?= gcc
-PKGS := libseccomp libcap libmnl libarchive yajl
+PKGS := libseccomp libcap libmnl libarchive yajl libcrypto
 
 ifeq ($(shell pkg-config --exists $(PKGS) && echo ok),)
 $(error missing development packages: need $(PKGS) via pkg-config (Debian: apt-get install libseccomp-dev libcap-dev libmnl-dev libarchive-dev libyajl-dev pkg-config))

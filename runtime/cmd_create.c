@@ -12,7 +12,7 @@ const char hull_create_options_help[]
       "  --preserve-fds N        pass N extra fds (3 .. 3+N-1) to the process\n";
 
 enum { OPT_PID_FILE = 256, OPT_CONSOLE_SOCKET, OPT_NO_PIVOT, OPT_NO_NEW_KEYRING, OPT_PRESERVE_FDS, OPT_KEEP,
-       OPT_NO_SUBREAPER };
+       OPT_NO_SUBREAPER, OPT_IMAGE };
 
 int
 hull_parse_create_opts (const struct hull_cmd_help *h, int argc, char **argv, bool is_run,
@@ -28,6 +28,7 @@ hull_parse_create_opts (const struct hull_cmd_help *h, int argc, char **argv, bo
     { "detach", no_argument, NULL, 'd' },
     { "keep", no_argument, NULL, OPT_KEEP },
     { "no-subreaper", no_argument, NULL, OPT_NO_SUBREAPER },
+    { "image", required_argument, NULL, OPT_IMAGE }, /* run only: image/ makes the bundle */
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -55,6 +56,11 @@ hull_parse_create_opts (const struct hull_cmd_help *h, int argc, char **argv, bo
           goto unknown;
         if (c == 'd')
           *detach = true;
+        break;
+      case OPT_IMAGE:
+        if (!is_run)
+          goto unknown;
+        o->image = optarg;
         break;
       case 'h': return hull_print_help (h);
       default:

@@ -40,18 +40,38 @@ hull_cmd_run (struct hull_context *ctx, int argc, char **argv, hull_error_t *err
     "status (128+N when killed by signal N).",
     options,
   };
-  snprintf (options, sizeof (options), "%s  -d, --detach            return once started (like create + start)\n",
+  snprintf (options, sizeof (options),
+            "%s  -d, --detach            return once started (like create + start)\n"
+            "  --image IMAGE           the bundle is made from an image (hull image); delete removes it\n",
             hull_create_options_help);
   struct hull_create_opts o;
   bool detach = false;
   int r = hull_parse_create_opts (&help, argc, argv, true, &o, &detach, err);
   if (r != 0)
     return r < 0 ? -1 : 0;
+  /* --image: image/ makes the bundle; create records it so that delete
+   * removes it; a failed create leaves it to us. */
+  cleanup_free char *image_bundle = NULL;
+  if (o.image && o.bundle)
+    return hull_make_error (err, 0, "run: --image and --bundle exclude each other");
+  if (o.image && hull_image_bundle (ctx, o.image, o.id, &image_bundle, err) < 0)
+    return -1;
+  if (image_bundle)
+    o.bundle = image_bundle;
   if (!detach)
-    return run_foreground (ctx, &o, err);
+    {
+      r = run_foreground (ctx, &o, err);
+      if (r < 0 && image_bundle)
+        hull_image_bundle_remove (ctx, o.id, image_bundle);
+      return r;
+    }
   pid_t pid;
   if (hull_create_container (ctx, &o, &pid, NULL, err) < 0)
-    return -1;
+    {
+      if (image_bundle)
+        hull_image_bundle_remove (ctx, o.id, image_bundle);
+      return -1;
+    }
   if (hull_start_container (ctx, o.id, err) < 0)
     {
       hull_error_t ignored = NULL;

@@ -29,6 +29,13 @@ set_key (struct hull_conf *conf, const char *file, int line, const char *key, co
       conf->limits_warn_only = strcmp (value, "warn") == 0;
       return 0;
     }
+  if (strcmp (key, "image_root") == 0)
+    {
+      if (value[0] != '/' || strlen (value) >= sizeof (conf->image_root))
+        return hull_make_error (err, 0, "%s:%d: image_root: `%s` is not an absolute path", file, line, value);
+      strcpy (conf->image_root, value);
+      return 0;
+    }
   return hull_make_error (err, 0, "%s:%d: unknown setting `%s`", file, line, key);
 }
 

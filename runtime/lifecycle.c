@@ -3,6 +3,7 @@
 #include "runtime.h"
 #include "../cgroups/cgroups.h"
 #include "../ns/ns.h"
+#include "../image/image.h"
 
 #include <poll.h>
 #include <pwd.h>
@@ -291,6 +292,9 @@ hull_create_container (struct hull_context *ctx, const struct hull_create_opts *
   if (hull_write_file_atomic (c->dir_fd, CONFIG_COPY, p.config_json, p.config_len, 0600, err) < 0
       || hull_container_save (c, err) < 0)
     goto undo_state;
+  /* run --image: delete removes the bundle image/ made (img_container_release). */
+  if (o->image && img_container_record (c->dir_fd, p.bundle, err) < 0)
+    goto undo_state;
   if ((cgroup_fd = cg_create (p.cgroup_path, &cgroup_created, err)) < 0)
     goto undo_state;
   if (apply_cgroup (&p, cgroup_fd, err) < 0)
@@ -471,6 +475,9 @@ hull_delete_container (struct hull_context *ctx, const char *id, bool force, hul
         }
       oci_config_free (config);
     }
+  /* A `run --image` bundle: unmount and remove it (image/). */
+  if (img_container_release (c->dir_fd, err) < 0)
+    return -1;
   return hull_container_remove (ctx, c, err);
 }
 

@@ -27,6 +27,7 @@ static const struct command commands[] = {
   { "update", hull_cmd_update, "change the resource limits of a container" },
   { "events", hull_cmd_events, "print a container's stats and OOM events" },
   { "spec", hull_cmd_spec, "write a default config.json" },
+  { "image", hull_cmd_image, "import, list and remove images; make bundles from them" },
   { "features", hull_cmd_features, "print what this build supports (runtime-spec features document)" },
   { NULL, NULL, NULL },
 };

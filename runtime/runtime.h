@@ -25,6 +25,8 @@ struct hull_conf
   /* unenforceable_limits = warn: a resource limit whose controller the host's
    * cgroup2 hierarchy lacks (hybrid hosts) is a warning instead of an error. */
   bool limits_warn_only;
+  /* image_root = DIR: the image store (image/; default /var/lib/hull). */
+  char image_root[1024];
 };
 int hull_conf_load (struct hull_conf *conf, hull_error_t *err);
 
@@ -94,6 +96,9 @@ struct hull_create_opts
   /* `run` in the foreground with process.terminal and no console socket:
    * create makes the pty and hands its master back, for the relay. */
   bool foreground;
+  /* run --image: the bundle was made from this image; create records it so
+   * that delete removes it (img_container_record/release). */
+  const char *image;
 };
 /* create: returns with the init blocked, the state saved as created.
  * *console_master (may be NULL) gets the pty master of a foreground run, or -1. */
@@ -149,6 +154,12 @@ int hull_cmd_pause (struct hull_context *, int, char **, hull_error_t *);
 int hull_cmd_resume (struct hull_context *, int, char **, hull_error_t *);
 int hull_cmd_update (struct hull_context *, int, char **, hull_error_t *);
 int hull_cmd_events (struct hull_context *, int, char **, hull_error_t *);
+int hull_cmd_image (struct hull_context *, int, char **, hull_error_t *);
+/* run --image (runtime/cmd_image.c): the bundle image/ makes for container
+ * id, and its removal when create fails (delete removes it otherwise). */
+int hull_image_bundle (struct hull_context *ctx, const char *image, const char *id, char **bundle,
+                       hull_error_t *err);
+void hull_image_bundle_remove (struct hull_context *ctx, const char *id, const char *bundle);
 
 /* ---- option parsing helper (runtime/opts.c) -------------------------------- */
 /* Prints usage for `cmd` when -h/--help is among argv and returns 1; the

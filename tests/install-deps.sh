@@ -3,9 +3,11 @@
 #   tests/install-deps.sh          build + run dependencies
 #   tests/install-deps.sh --test   also what the test suite needs
 set -eu
-pkgs="build-essential pkg-config libseccomp-dev libcap-dev libmnl-dev libarchive-dev libyajl-dev busybox-static"
+pkgs="build-essential pkg-config libseccomp-dev libcap-dev libmnl-dev libarchive-dev libyajl-dev libssl-dev busybox-static"
 if [ "${1:-}" = "--test" ]; then
   pkgs="$pkgs python3 python3-pytest iproute2 procps time clang libclang-rt-14-dev"
+  # Images (tests/integration/test_image*.py): peers that make and unpack them.
+  pkgs="$pkgs umoci skopeo zstd"
 fi
 missing=""
 for p in $pkgs; do
