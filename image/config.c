@@ -115,11 +115,12 @@ scan_groups (const char *db, const char *name, uint32_t *gid, const char *user, 
     {
       char *f[4];
       uint32_t g;
-      if (l[0] == '#' || fields (l, f, 4) < 3 || !parse_id (f[2], &g))
+      size_t nf = l[0] == '#' ? 0 : fields (l, f, 4);
+      if (nf < 3 || !parse_id (f[2], &g))
         continue;
       if (name && !found && strcmp (f[0], name) == 0)
         *gid = g, found = true;
-      if (user == NULL || fields (l, f, 4) < 4)
+      if (user == NULL || nf < 4)
         continue;
       char *msave = NULL;
       for (char *m = strtok_r (f[3], ",", &msave); m; m = strtok_r (NULL, ",", &msave))
