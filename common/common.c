@@ -230,11 +230,8 @@ hull_read_all (int fd, void *buf, size_t len)
 }
 
 int
-hull_read_file_at (int dirfd, const char *path, size_t max_size, char **out, size_t *len, hull_error_t *err)
+hull_read_fd_all (int fd, const char *name, size_t max_size, char **out, size_t *len, hull_error_t *err)
 {
-  cleanup_close int fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return hull_make_error (err, errno, "open `%s`", path);
   size_t cap = 4096, n = 0;
   cleanup_free char *buf = xmalloc (cap + 1);
   for (;;)
@@ -242,7 +239,7 @@ hull_read_file_at (int dirfd, const char *path, size_t max_size, char **out, siz
       if (n == cap)
         {
           if (cap >= max_size)
-            return hull_make_error (err, EFBIG, "read `%s`: larger than %zu bytes", path, max_size);
+            return hull_make_error (err, EFBIG, "read `%s`: larger than %zu bytes", name, max_size);
           cap = cap * 2 > max_size ? max_size : cap * 2;
           buf = xrealloc (buf, cap + 1);
         }
@@ -250,7 +247,7 @@ hull_read_file_at (int dirfd, const char *path, size_t max_size, char **out, siz
       if (r < 0 && errno == EINTR)
         continue;
       if (r < 0)
-        return hull_make_error (err, errno, "read `%s`", path);
+        return hull_make_error (err, errno, "read `%s`", name);
       if (r == 0)
         break;
       n += r;
@@ -260,6 +257,15 @@ hull_read_file_at (int dirfd, const char *path, size_t max_size, char **out, siz
     *len = n;
   *out = steal_pointer (&buf);
   return 0;
+}
+
+int
+hull_read_file_at (int dirfd, const char *path, size_t max_size, char **out, size_t *len, hull_error_t *err)
+{
+  cleanup_close int fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return hull_make_error (err, errno, "open `%s`", path);
+  return hull_read_fd_all (fd, path, max_size, out, len, err);
 }
 
 int

@@ -86,6 +86,8 @@ void strv_append (char ***v, const char *s);
 /* ---- I/O helpers --------------------------------------------------------- */
 ssize_t hull_write_all (int fd, const void *buf, size_t len);
 ssize_t hull_read_all (int fd, void *buf, size_t len); /* until EOF or len */
+/* Reads fd to EOF into a NUL-terminated buffer (name is for errors). */
+int hull_read_fd_all (int fd, const char *name, size_t max_size, char **out, size_t *len, hull_error_t *err);
 /* Reads a whole file (relative to dirfd, may be AT_FDCWD) into a NUL-terminated
  * buffer.  Refuses files larger than max_size. */
 int hull_read_file_at (int dirfd, const char *path, size_t max_size, char **out, size_t *len,

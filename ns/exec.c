@@ -73,12 +73,29 @@ join (struct exec_ns *ns, enum oci_ns_type t, hull_error_t *err)
   return 0;
 }
 
+/* Our pid as the host sees it: /proc is still the host's here. */
+static pid_t
+host_pid (void)
+{
+  char buf[32];
+  ssize_t n = readlink ("/proc/self", buf, sizeof (buf) - 1);
+  if (n <= 0)
+    return getpid ();
+  buf[n] = '\0';
+  return atoi (buf);
+}
+
 static int
 child_setup (const struct ns_exec_opts *o, struct exec_ns *ns, hull_error_t *err)
 {
   static const enum oci_ns_type order[]
       = { OCI_NS_USER, OCI_NS_IPC, OCI_NS_UTS, OCI_NS_NETWORK, OCI_NS_CGROUP, OCI_NS_MOUNT };
   const struct oci_process *p = o->process;
+  struct ns_seccomp *sc = NULL;
+  /* The container's filter applies to exec'd processes too; its listener
+   * path is on the host, so connect before joining the mount namespace. */
+  if (ns_seccomp_prepare (o->config, o->seccomp_state, host_pid (), &sc, err) < 0)
+    return -1;
   for (size_t i = 0; i < sizeof (order) / sizeof (order[0]); i++)
     if (join (ns, order[i], err) < 0)
       return -1;
@@ -86,11 +103,11 @@ child_setup (const struct ns_exec_opts *o, struct exec_ns *ns, hull_error_t *err
     return -1;
   if (ns_apply_rlimits (p, err) < 0)
     return -1;
-  if (ns_apply_user_and_caps (p, ns->fds[OCI_NS_USER] >= 0, err) < 0)
+  if (ns_seccomp_load_early (sc, p, err) < 0 || ns_apply_user_and_caps (p, ns->fds[OCI_NS_USER] >= 0, err) < 0)
     return -1;
   if (ns_check_executable (p, err) < 0)
     return -1;
-  return ns_exec_process (p, o->preserve_fds, err);
+  return ns_exec_process_seccomp (p, o->preserve_fds, sc, err);
 }
 
 __attribute__ ((noreturn)) static void

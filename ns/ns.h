@@ -62,6 +62,7 @@ struct ns_exec_opts
   int cgroup_fd;                       /* the container's cgroup, or -1 */
   int console_socket_fd;               /* with process->terminal */
   int preserve_fds;
+  const struct oci_state *seccomp_state; /* for a linux.seccomp listener, or NULL */
 };
 /* Starts process inside the container: its namespaces, cgroup, rlimits,
  * user, capabilities (and the config's seccomp) — as a child of the caller,

@@ -310,7 +310,7 @@ hull_cmd_exec (struct hull_context *ctx, int argc, char **argv, hull_error_t *er
     goto out;
   struct ns_exec_opts so = { .init_pid = c->state->pid, .config = x.config, .process = x.process,
                              .cgroup_fd = x.cgroup_fd, .console_socket_fd = x.console_fd,
-                             .preserve_fds = e.preserve_fds };
+                             .preserve_fds = e.preserve_fds, .seccomp_state = c->state };
   if (ns_exec_spawn (&so, &pid, err) < 0)
     goto out;
   if (x.console_peer >= 0)

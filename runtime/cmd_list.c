@@ -39,7 +39,8 @@ load_all (struct hull_context *ctx, struct row **rows, size_t *n, hull_error_t *
       (*rows)[(*n)++] = (struct row){ c, hull_container_status (c) };
     }
   closedir (d);
-  qsort (*rows, *n, sizeof (struct row), cmp_rows);
+  if (*n > 1)
+    qsort (*rows, *n, sizeof (struct row), cmp_rows);
   return 0;
 }
 

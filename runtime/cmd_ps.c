@@ -62,10 +62,7 @@ run_ps (char **ps_args, int n_args, char **out, hull_error_t *err)
   int ret = pid < 0 ? hull_make_error (err, errno, "fork ps") : 0;
   if (ret == 0)
     {
-      hull_error_t read_err = NULL;
-      cleanup_free char *path = hull_fmt ("/proc/self/fd/%d", fds[0]);
-      if (hull_read_file_at (AT_FDCWD, path, 64 << 20, out, NULL, &read_err) < 0)
-        ret = -1, *err = read_err;
+      ret = hull_read_fd_all (fds[0], "ps output", 64 << 20, out, NULL, err);
       int status;
       waitpid (pid, &status, 0);
       if (ret == 0 && (!WIFEXITED (status) || WEXITSTATUS (status) != 0))

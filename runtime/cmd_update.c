@@ -102,9 +102,12 @@ read_resources_file (const char *path, struct oci_resources *r, hull_error_t *er
 {
   cleanup_free char *json = NULL;
   size_t len = 0;
-  if (hull_read_file_at (AT_FDCWD, strcmp (path, "-") == 0 ? "/dev/stdin" : path, 16 << 20, &json, &len, err) < 0)
+  bool from_stdin = strcmp (path, "-") == 0;
+  int ret = from_stdin ? hull_read_fd_all (STDIN_FILENO, "stdin", 16 << 20, &json, &len, err)
+                       : hull_read_file_at (AT_FDCWD, path, 16 << 20, &json, &len, err);
+  if (ret < 0)
     return hull_error_wrap (err, "update: --resources");
-  return oci_resources_parse (json, len, strcmp (path, "-") == 0 ? "resources (stdin)" : path, r, err);
+  return oci_resources_parse (json, len, from_stdin ? "resources (stdin)" : path, r, err);
 }
 
 /* One flag into r.  Returns -1 on a bad value. */

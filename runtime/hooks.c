@@ -14,12 +14,33 @@
 #define P_PIDFD 3
 #endif
 
+/* fork with a pidfd.  clone3 may be refused with ENOSYS: a seccomp profile
+ * answers it so (Docker's default does, to make libc fall back to clone),
+ * and startContainer hooks run under the container's filter. */
+static pid_t
+fork_with_pidfd (int *pidfd)
+{
+  struct clone_args args = { .flags = CLONE_PIDFD, .pidfd = (uint64_t) (uintptr_t) pidfd, .exit_signal = SIGCHLD };
+  pid_t pid = syscall (SYS_clone3, &args, sizeof (args));
+  if (pid >= 0 || errno != ENOSYS)
+    return pid;
+  pid = fork ();
+  if (pid > 0 && (*pidfd = syscall (SYS_pidfd_open, pid, 0)) < 0)
+    {
+      int saved_errno = errno;
+      kill (pid, SIGKILL);
+      waitpid (pid, NULL, 0);
+      errno = saved_errno;
+      return -1;
+    }
+  return pid;
+}
+
 static pid_t
 spawn_hook (const struct oci_hook *h, int stdin_fd, int *pidfd)
 {
   static char *const empty_env[] = { NULL };
-  struct clone_args args = { .flags = CLONE_PIDFD, .pidfd = (uint64_t) (uintptr_t) pidfd, .exit_signal = SIGCHLD };
-  pid_t pid = syscall (SYS_clone3, &args, sizeof (args));
+  pid_t pid = fork_with_pidfd (pidfd);
   if (pid != 0)
     return pid;
   dup2 (stdin_fd, STDIN_FILENO);

@@ -160,3 +160,22 @@ def test_exec_fds_not_preserved_by_default(rt, running, cid, workdir):
     r = rt("exec", cid, "sh", "-c", "echo via-fd3 >&3 2>/dev/null || echo fd3-closed",
            wrap=["/bin/sh", "-c", 'exec "$@" 3>"$0"', path])
     assert r.out.strip() == "fd3-closed", r.describe()
+
+
+@pytest.mark.hull_only  # runc 1.1's spec has no seccomp profile
+def test_exec_runs_under_the_containers_seccomp_filter(rt, bundle, cid):
+    assert "seccomp" in bundle.config["linux"], "hull spec writes the default profile"
+    bundle.args("sleep", "1000")
+    rt.ok("run", "--detach", "--bundle", bundle.path, cid)
+    rt.wait_status(cid, "running")
+    r = rt("exec", cid, "sh", "-c", "grep '^Seccomp:' /proc/self/status; unshare -U true; echo rc=$?")
+    assert "Seccomp:\t2" in r.out and "rc=1" in r.out, r.describe()
+
+
+def test_exec_without_seccomp_can_unshare(rt, bundle, cid):
+    """The contrast: with no filter the same unshare works."""
+    bundle.edit(lambda c: c["linux"].pop("seccomp", None)).args("sleep", "1000")
+    rt.ok("run", "--detach", "--bundle", bundle.path, cid)
+    rt.wait_status(cid, "running")
+    r = rt("exec", cid, "sh", "-c", "unshare -U true; echo rc=$?")
+    assert "rc=0" in r.out, r.describe()
