@@ -288,7 +288,7 @@ state = "{d}/state"
 
 # ---- terminals -------------------------------------------------------------------
 
-def run_in_pty(argv, rows=30, cols=100, timeout=TIMEOUT, input=None):
+def run_in_pty(argv, rows=30, cols=100, timeout=TIMEOUT, input=None, env=None):
     """Runs argv with a pty (of the given size) as its stdin, stdout and
     stderr, as a person at a terminal would; returns (rc, output bytes)."""
     master, slave = pty.openpty()
@@ -298,7 +298,7 @@ def run_in_pty(argv, rows=30, cols=100, timeout=TIMEOUT, input=None):
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, preexec_fn=child_setup)
+    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, preexec_fn=child_setup, env=env)
     os.close(slave)
     out = b""
     deadline = time.monotonic() + timeout
