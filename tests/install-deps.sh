@@ -8,6 +8,9 @@ if [ "${1:-}" = "--test" ]; then
   pkgs="$pkgs python3 python3-pytest iproute2 procps time clang libclang-rt-14-dev"
   # Images (tests/integration/test_image*.py): peers that make and unpack them.
   pkgs="$pkgs umoci skopeo zstd"
+  # The test host VM (tests/vm): QEMU, and what builds its initramfs from
+  # Debian's kernel package.
+  pkgs="$pkgs qemu-system-x86 kmod cpio xz-utils"
 fi
 missing=""
 for p in $pkgs; do

@@ -1,22 +1,26 @@
 #!/bin/sh
-# tests/run-tests.sh BUILD_DIR [unit|integration]
+# tests/run-tests.sh BUILD_DIR [unit|integration|fuzz|vm]
 #
 # Runs the unit test binaries BUILD_DIR/tests/test_* and the integration
 # suite (pytest, tests/integration) against BUILD_DIR/hull, under the
-# sanitizers' runtime options, and ends with one line:
+# sanitizers' runtime options, then the suites that need a pure cgroup2
+# host with KVM (tests/integration-vm) inside one test host VM
+# (tests/vm/README.md), and ends with one line:
 #     N passed, N failed
 # Exit status is non-zero if anything failed.  Nothing is skipped silently:
 # a unit binary that dies without its summary line counts as a failure, and
 # pytest's skips are listed with their reasons.
 #
-# Environment: PYTEST_ARGS (extra pytest arguments, e.g. "-k hooks -x").
+# Environment: PYTEST_ARGS (extra pytest arguments, e.g. "-k hooks -x"),
+# VM_PYTEST_ARGS (the same for the vm stage), VM_TIMEOUT (seconds, default
+# 1200: the whole vm stage, boot included).
 set -u
 
-usage() { echo "usage: $0 BUILD_DIR [unit|integration|fuzz]" >&2; exit 2; }
+usage() { echo "usage: $0 BUILD_DIR [unit|integration|fuzz|vm]" >&2; exit 2; }
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
 BUILD=$1
 WHAT=${2:-all}
-case $WHAT in all|unit|integration|fuzz) ;; *) usage ;; esac
+case $WHAT in all|unit|integration|fuzz|vm) ;; *) usage ;; esac
 [ -d "$BUILD" ] || { echo "$0: no build directory $BUILD" >&2; exit 2; }
 BUILD=$(cd "$BUILD" && pwd)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -81,9 +85,14 @@ run_integration() {
     # shellcheck disable=SC2086
     (cd "$SRC" && HULL="$BUILD/hull" /usr/bin/python3 -m pytest -q -rfEs \
         -p no:cacheprovider --junitxml="$xml" ${PYTEST_ARGS:-} tests/integration)
-    rc=$?
+    count_junit integration "$xml" $?
+}
+
+# count_junit STAGE XML PYTEST_STATUS: adds pytest's results to the totals.
+count_junit() {
+    stage=$1 xml=$2 rc=$3
     if [ ! -s "$xml" ]; then
-        echo "!! integration: pytest exited with status $rc and no results: counted as 1 failure"
+        echo "!! $stage: pytest exited with status $rc and no results: counted as 1 failure"
         FAILED=$((FAILED + 1))
         return
     fi
@@ -105,12 +114,39 @@ EOF
     PASSED=$((PASSED + $1))
     FAILED=$((FAILED + $2))
     if [ "$3" -ne 0 ]; then
-        echo "!! integration: $3 skipped (reasons listed above)"
+        echo "!! $stage: $3 skipped (reasons listed above)"
     fi
     if [ "$rc" -ne 0 ] && [ "$2" -eq 0 ]; then
-        echo "!! integration: pytest exited with status $rc with no failed test: counted as 1 failure"
+        echo "!! $stage: pytest exited with status $rc with no failed test: counted as 1 failure"
         FAILED=$((FAILED + 1))
     fi
+}
+
+# tests/integration-vm, in one test host VM booted for the whole directory.
+# The VM sees the host's tree read-only (the build and the sources) and
+# writes pytest's junit xml into $TMP/vm, shared writable at the same path.
+# A VM that does not boot, or no result in time, counts as a failure.
+run_vm() {
+    echo "== vm: tests/integration-vm in the test host VM, HULL=$BUILD/hull"
+    if [ ! -x "$BUILD/hull" ]; then
+        echo "!! vm: $BUILD/hull is missing: counted as 1 failure"
+        FAILED=$((FAILED + 1))
+        return
+    fi
+    share="$TMP/vm"
+    mkdir -p "$share"
+    xml="$share/junit.xml"
+    # shellcheck disable=SC2086
+    (cd "$SRC" && tests/vm/testvm.sh run --timeout "${VM_TIMEOUT:-1200}" \
+        --share "$share" --keep "$BUILD" --env "HULL=$BUILD/hull" \
+        --env "ASAN_OPTIONS=$ASAN_OPTIONS" --env "UBSAN_OPTIONS=$UBSAN_OPTIONS" -- \
+        /usr/bin/python3 -m pytest -q -rfEs -p no:cacheprovider --junitxml="$xml" \
+        ${VM_PYTEST_ARGS:-} tests/integration-vm)
+    rc=$?
+    case $rc in
+        124|125) echo "!! vm: the test host VM failed (testvm.sh status $rc, see above)" ;;
+    esac
+    count_junit vm "$xml" $rc
 }
 
 # A short run of every fuzzer (build-fuzz/, made by `make fuzz-bins`) on its
@@ -129,10 +165,11 @@ run_fuzz() {
 }
 
 case $WHAT in
-    all) run_unit; run_integration; run_fuzz ;;
+    all) run_unit; run_integration; run_fuzz; run_vm ;;
     fuzz) run_fuzz ;;
     unit) run_unit ;;
     integration) run_integration ;;
+    vm) run_vm ;;
 esac
 
 echo "$PASSED passed, $FAILED failed"

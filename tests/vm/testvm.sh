@@ -13,7 +13,8 @@
 #                          -- COMMAND [ARG...]
 #       boot the VM once, run COMMAND in it as root in the same cwd (the
 #       host's root is shared read-only with a tmpfs overlay on top), stream
-#       its stdout and stderr to stdout, exit with its status.  --share DIR:
+#       its stdout and stderr to stdout, exit with its status.  Its
+#       environment: PATH, HOME=/root, HULL_TESTVM=1 and each --env.  --share DIR:
 #       the host directory DIR, writable, at the same path in the VM (for
 #       results).  --keep PATH: a host path under /tmp or /run to keep
 #       visible in the VM (the cwd is kept by default); the VM's own /tmp
@@ -268,7 +269,7 @@ run() {
         i=$((i + 1))
     done
 
-    job="export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root"$'\n'
+    job="export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root HULL_TESTVM=1"$'\n'
     for a in "${envs[@]}"; do
         [[ $a =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env $a: expected NAME=VALUE"
         job+="export ${a%%=*}=$(shq "${a#*=}")"$'\n'
@@ -281,8 +282,10 @@ run() {
     local khz append="console=ttyS0 panic=-1 rdinit=/init cgroup_no_v1=all mitigations=off"
     append+=" tsc=reliable no_timer_check random.trust_cpu=on"
     khz=${HULL_TESTVM_TSC_KHZ:-$(host_tsc_khz)}
-    if [ -n "$khz" ]; then append+=" tsc_early_khz=$khz"; fi
-    if [ -n "${HULL_TESTVM_DEBUG:-}" ]; then append+=" testvm.debug"; else append+=" quiet"; fi
+    # lpj (loops per jiffy at HZ=250, Debian's) spares every vCPU its
+    # delay-loop calibration, which is timer-based too.
+    if [ -n "$khz" ]; then append+=" tsc_early_khz=$khz lpj=$((khz * 4))"; fi
+    if [ -n "${HULL_TESTVM_DEBUG:-}" ]; then append+=" testvm.debug"; fi
     # The command's output: a virtio-serial port, to a FIFO that cat copies
     # to our stdout (QEMU opens it O_RDWR: a FIFO, unlike stdio, never hangs
     # up, and a port whose host side hung up blocks the guest's writes).
