@@ -12,6 +12,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -117,7 +118,11 @@ exec_child (const struct ns_exec_opts *o, struct exec_ns *ns, int sync_fd)
   sigset_t none;
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
-  child_setup (o, ns, &err);
+  /* CVE-2019-5736: see init_prepare_namespaces in spawn.c. */
+  if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+    hull_make_error (&err, errno, "prctl PR_SET_DUMPABLE");
+  else
+    child_setup (o, ns, &err);
   char msg[4096];
   int n = snprintf (msg, sizeof (msg), "%s", err ? err->msg : "exec failed");
   send (sync_fd, msg, (size_t) n + 1, MSG_NOSIGNAL);

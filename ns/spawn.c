@@ -282,6 +282,13 @@ init_prepare_namespaces (struct child_ctx *ctx, pid_t *host_pid, hull_error_t *e
 {
   const struct oci_config *c = ctx->opts->config;
   int value = 0;
+  /* CVE-2019-5736: until execve, /proc/self/exe is the hull binary.  A
+   * non-dumpable process's /proc/PID/exe cannot be opened by anything in
+   * the container (ptrace access check against the host's user namespace),
+   * so it cannot be held and rewritten later.  execve of the workload makes
+   * the process dumpable again. */
+  if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+    return hull_make_error (err, errno, "prctl PR_SET_DUMPABLE");
   if (!ctx->opts->no_new_keyring && syscall (SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0
       && errno != ENOSYS)
     return hull_make_error (err, errno, "join a new session keyring");
