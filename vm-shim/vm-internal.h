@@ -149,9 +149,12 @@ void vm_request_stop (struct vm *vm, enum vm_stop_reason reason, int code, hull_
 /* ---- devices ------------------------------------------------------------------ */
 struct vm_serial;
 struct vm_console;
+struct vm_rtc;
 int vm_serial_init (struct vm *vm, hull_error_t *err);
 void vm_serial_exit (struct vm *vm);
 int vm_power_init (struct vm *vm, hull_error_t *err);
+int vm_rtc_init (struct vm *vm, hull_error_t *err);
+void vm_rtc_exit (struct vm *vm);
 /* The host/guest channel: virtio-console with cfg.ports (virtio-console.c). */
 int vm_console_init (struct vm *vm, hull_error_t *err);
 void vm_console_exit (struct vm *vm);
@@ -219,6 +222,7 @@ struct vm
   struct vm_bus mmio;
   struct vm_serial *serial;
   struct vm_console *console;
+  struct vm_rtc *rtc;
   struct vm_virtio **virtio; /* virtio-mmio devices, in slot order */
   unsigned n_virtio;
   char *cmdline_devices; /* "virtio_mmio.device=..." for the devices added */

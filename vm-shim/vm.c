@@ -228,7 +228,7 @@ level_devices_init (struct vm *vm, hull_error_t *err)
 {
   vm->pio.name = "port I/O";
   vm->mmio.name = "MMIO";
-  if (vm_serial_init (vm, err) < 0 || vm_power_init (vm, err) < 0)
+  if (vm_serial_init (vm, err) < 0 || vm_power_init (vm, err) < 0 || vm_rtc_init (vm, err) < 0)
     return -1;
   return vm->cfg.n_ports > 0 ? vm_console_init (vm, err) : 0;
 }
@@ -239,6 +239,7 @@ level_devices_exit (struct vm *vm)
   /* Transports first: their ops tables live in the devices. */
   vm_virtio_mmio_release_all (vm);
   vm_console_exit (vm);
+  vm_rtc_exit (vm);
   vm_serial_exit (vm);
   vm_bus_release (&vm->pio);
   vm_bus_release (&vm->mmio);
