@@ -173,7 +173,7 @@ int
 ns_exec_spawn (const struct ns_exec_opts *o, pid_t *pid_out, hull_error_t *err)
 {
   struct exec_ns ns;
-  if (exec_ns_open (o, &ns, err) < 0)
+  if (ns_validate_apparmor (o->process, err) < 0 || exec_ns_open (o, &ns, err) < 0)
     return -1;
   /* pid and time namespaces apply to our children only: join them here,
    * and go back to ours right after the clone, so that nothing else we fork

@@ -45,4 +45,9 @@ int ns_seccomp_program_load (const struct ns_seccomp_program *p, int *notify_fd,
 char *ns_seccomp_listener_message (const struct oci_state *state, pid_t pid, const char *metadata);
 int ns_seccomp_send_to_listener (int sock, int notify_fd, const char *msg, hull_error_t *err);
 
+/* ns/apparmor.c */
+bool ns_apparmor_enabled (void);
+int ns_validate_apparmor (const struct oci_process *p, hull_error_t *err);
+int ns_apparmor_apply (const struct oci_process *p, hull_error_t *err);
+
 #endif

@@ -39,5 +39,7 @@ ns_validate_config (const struct oci_config *c, hull_error_t *err)
     return -1;
   if (ns_validate_mounts (c, err) < 0)
     return -1;
+  if (ns_validate_apparmor (c->process, err) < 0)
+    return -1;
   return ns_validate_process (c, err);
 }

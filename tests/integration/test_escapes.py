@@ -89,3 +89,15 @@ def test_proc_sysrq_and_kcore_are_masked(rt, bundle, cid):
     r = rt.ok("run", "--bundle", bundle.path, cid)
     assert "sysrq=0" not in r.out
     assert r.out.split()[-1] == "0"
+
+
+@pytest.mark.hull_only
+@pytest.mark.skipif(os.path.exists("/sys/module/apparmor/parameters/enabled"),
+                    reason="AppArmor is available here: the refusal is for hosts without it")
+def test_apparmor_profile_without_apparmor_is_refused(rt, bundle, cid):
+    """A profile that cannot be applied must not leave the workload
+    unconfined without a word."""
+    bundle.edit(lambda c: c["process"].__setitem__("apparmorProfile", "hull-default")).args("true")
+    r = rt("run", "--bundle", bundle.path, cid)
+    assert r.rc != 0 and "process.apparmorProfile" in r.err and "not enabled" in r.err, r.describe()
+    assert not os.path.exists(os.path.join(rt.root, cid))
