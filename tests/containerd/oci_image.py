@@ -77,7 +77,7 @@ def _canon(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
-def build_layout(name=DEFAULT_NAME, busybox=BUSYBOX):
+def build_layout(name=DEFAULT_NAME, busybox=BUSYBOX, cmd=("sh",)):
     """Returns {path in the archive: bytes}."""
     blobs = {}
     layer = layer_tar(busybox)
@@ -88,7 +88,7 @@ def build_layout(name=DEFAULT_NAME, busybox=BUSYBOX):
         "os": "linux",
         "config": {
             "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-            "Cmd": ["sh"],
+            "Cmd": list(cmd),
             "WorkingDir": "/",
         },
         "rootfs": {"type": "layers", "diff_ids": [layer_desc["digest"]]},
@@ -116,9 +116,9 @@ def build_layout(name=DEFAULT_NAME, busybox=BUSYBOX):
     return files
 
 
-def write_archive(path, name=DEFAULT_NAME, busybox=BUSYBOX):
+def write_archive(path, name=DEFAULT_NAME, busybox=BUSYBOX, cmd=("sh",)):
     """Writes the OCI archive to PATH; returns the manifest's digest."""
-    files = build_layout(name, busybox)
+    files = build_layout(name, busybox, cmd)
     tmp = path + ".tmp"
     with tarfile.open(tmp, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for d in ("blobs", "blobs/sha256"):

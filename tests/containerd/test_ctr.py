@@ -301,8 +301,7 @@ def test_shim_log_is_json_lines(containerd, cid):
 
 def test_nothing_left_after_rm(containerd, cid):
     st = _start_detached(containerd, cid)
-    shims = containerd.shim_pids()
-    assert shims, "no shim running for a live task"
+    assert containerd.shim_pids(cid=cid), "no shim running for a live task"
     containerd.ctr("tasks", "kill", "-s", "KILL", cid)
     containerd.wait_status(cid, "STOPPED")
     _remove(containerd, cid)
@@ -313,6 +312,6 @@ def test_nothing_left_after_rm(containerd, cid):
     assert os.listdir(containerd.hull_ns_root()) == [], "state left under hull's --root"
     assert not os.path.exists(ctrd.shim_socket(containerd.sock, ctrd.NAMESPACE, cid))
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and containerd.shim_pids():
+    while time.monotonic() < deadline and containerd.shim_pids(cid=cid):
         time.sleep(0.05)
-    assert containerd.shim_pids() == [], "the shim did not exit after the container was removed"
+    assert containerd.shim_pids(cid=cid) == [], "the shim did not exit after the container was removed"

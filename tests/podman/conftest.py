@@ -20,17 +20,6 @@ sys.path.insert(0, os.path.join(HERE, "..", "containerd"))
 import ctrd  # noqa: E402
 
 IMAGE = ctrd.IMAGE
-CAP_SYS_RESOURCE = 24
-
-
-def _has_cap(bit):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("CapEff:"):
-                return bool(int(line.split()[1], 16) >> bit & 1)
-    return False
-
-
 def _cgroup_tops():
     if ctrd.pure_cgroup2():
         return ["/sys/fs/cgroup"]
@@ -58,7 +47,7 @@ class Podman:
             os.makedirs(os.path.join(b, d), exist_ok=True)
         ctrd.write_wrapper(self.wrapper, self.hull, self.calls)
         ulimits = ""
-        if not _has_cap(CAP_SYS_RESOURCE):
+        if not ctrd.has_cap(ctrd.CAP_SYS_RESOURCE):
             # podman 4.3 asks for nofile/nproc of 1048576 when run as root; a
             # host that denies CAP_SYS_RESOURCE (this sandbox) refuses that
             # setrlimit in any runtime, runc included.

@@ -7,7 +7,7 @@ import time
 import pytest
 
 import ctrd
-from conftest import IMAGE
+IMAGE = ctrd.IMAGE
 
 
 def _calls(podman, cid):
