@@ -130,6 +130,28 @@ parent_error (struct img_unpacker *u, const char *parent, int e, hull_error_t *e
   return fail (u, err, e, "open parent directory `%s`", parent);
 }
 
+/* Remembers a directory the tar implied (the first len bytes of path). */
+static void
+add_implicit (struct img_unpacker *u, const char *path, size_t len)
+{
+  struct img_unpack_result *r = u->res;
+  r->implicit = xreallocarray (r->implicit, r->n_implicit + 1, sizeof (char *));
+  r->implicit[r->n_implicit++] = xstrndup (path, len);
+}
+
+static void
+drop_implicit (struct img_unpacker *u, const char *full)
+{
+  struct img_unpack_result *r = u->res;
+  for (size_t i = 0; i < r->n_implicit; i++)
+    if (strcmp (r->implicit[i], full) == 0)
+      {
+        free (r->implicit[i]);
+        r->implicit[i] = r->implicit[--r->n_implicit];
+        return;
+      }
+}
+
 /* Opens (making missing components 0755) the directory `parent` beneath
  * the layer, one component at a time, never through a symlink. */
 static int
@@ -144,7 +166,10 @@ make_parents (struct img_unpacker *u, const char *parent, hull_error_t *err)
       int nfd = hull_openat2 (base, c, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_LAYER);
       if (nfd < 0 && errno == ENOENT)
         {
-          if (mkdirat (base, c, 0755) < 0 && errno != EEXIST)
+          int mr = mkdirat (base, c, 0755);
+          if (mr == 0)
+            add_implicit (u, parent, (size_t) (c - copy) + strlen (c));
+          if (mr < 0 && errno != EEXIST)
             {
               int saved_errno = errno;
               if (dfd >= 0)
@@ -411,8 +436,13 @@ make_dir (struct img_unpacker *u, int pfd, const char *full, const char *base, s
           hull_error_t *err)
 {
   cleanup_close int fd = -1;
+  if (u->res->n_implicit)
+    drop_implicit (u, full);
   if (*full == '\0')
-    fd = dup (u->root_fd); /* "./": the layer's root itself */
+    {
+      fd = dup (u->root_fd); /* "./": the layer's root itself */
+      u->root_seen = true;
+    }
   else
     {
       int r = mkdirat (pfd, base, 0700);
@@ -614,6 +644,8 @@ int
 img_unpacker_finish (struct img_unpacker *u, hull_error_t *err)
 {
   drop_cache (u);
+  if (!u->root_seen)
+    add_implicit (u, "", 0);
   for (size_t i = 0; i < u->n_dirs; i++)
     {
       const char *p = u->dirs[i].path;

@@ -156,6 +156,7 @@ struct img_unpacker
   struct img_dir_time *dirs; /* directory times, set at the end */
   size_t n_dirs, cap_dirs;
   char *entry;               /* the current entry's name, quoted, for errors */
+  bool root_seen;            /* the tar described "./" */
 };
 void img_unpacker_init (struct img_unpacker *u, int root_fd, const struct img_unpack_opts *o,
                         struct img_unpack_result *res);

@@ -43,6 +43,10 @@ struct img_unpack_result
   uint64_t blob_size, tar_size, entries, bytes;
   struct img_hardlink_fixup *fixups;
   size_t n_fixups;
+  /* Directories the tar implied but never described (parents of entries;
+   * "" for the root): they take the lower layers' metadata at fixup time. */
+  char **implicit;
+  size_t n_implicit;
 };
 void img_unpack_result_release (struct img_unpack_result *r);
 
@@ -61,8 +65,11 @@ struct img_unpack_opts
  * caller removes the directory). */
 int img_unpack_layer (int dirfd, img_read_fn read_fn, void *data, const struct img_unpack_opts *o,
                       struct img_unpack_result *res, hull_error_t *err);
-/* Resolves the hardlinks that pointed below their layer by copying the
- * file from the lower layers (lower_fds: the layers below, top first). */
+/* Once the layers below are known (lower_fds, top first): resolves the
+ * hardlinks that pointed below the layer by copying the file, and gives the
+ * implicit directories the owner, mode and times they have below (as
+ * `umoci unpack`, which writes into the lower layers' directories, leaves
+ * them). */
 int img_unpack_fixup (int dirfd, const struct img_unpack_result *res, const int *lower_fds, size_t n_lower,
                       hull_error_t *err);
 
@@ -72,6 +79,8 @@ int img_unpack_fixup (int dirfd, const struct img_unpack_result *res, const int 
  * symlinks resolved inside the image.  Returns an fd or -1 (ENOENT when
  * absent). */
 int img_union_open (const int *layer_fds, size_t n, const char *path, hull_error_t *err);
+/* The same, also for directories (the topmost layer's). */
+int img_union_open_any (const int *layer_fds, size_t n, const char *path, hull_error_t *err);
 
 /* ---- the runtime config (image/config.c) --------------------------------- */
 /* config.json for a container of this image: oci_config_default(false,0,0)

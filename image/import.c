@@ -225,7 +225,8 @@ open_lower (struct import *im, size_t below, int **fds, hull_error_t *err)
 }
 
 /* Hardlinks into lower layers: copy, and key the layer by its chain id
- * since its content now depends on what is below it. */
+ * since its content now depends on what is below it.  Implicit directories
+ * take the lower layers' metadata (the key stays: metadata only). */
 static int
 apply_fixups (struct import *im, hull_error_t *err)
 {
@@ -241,7 +242,7 @@ apply_fixups (struct import *im, hull_error_t *err)
           img_sha256_buf (s, strlen (s), chain);
         }
       struct job *j = &im->jobs[im->layer_job[i]];
-      if (j->present || j->res.n_fixups == 0 || j->layer != i)
+      if (j->present || j->layer != i || i == 0 || (j->res.n_fixups == 0 && j->res.n_implicit == 0))
         continue;
       int *lower = NULL;
       cleanup_close int dfd = openat (im->staging_fd, j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -251,6 +252,8 @@ apply_fixups (struct import *im, hull_error_t *err)
       img_close_layers (lower, i);
       if (r < 0)
         return hull_error_wrap (err, "layer %zu (%s)", i, diff);
+      if (j->res.n_fixups == 0)
+        continue;
       memcpy (j->key, chain + 7, 65);
       j->present = faccessat (im->s->layers_fd, j->key, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
     }

@@ -98,7 +98,7 @@ read_link (int fd, const char *prefix, const char *name)
 /* One pass over path; returns an fd, -1 on error, or -2 with *restart set
  * to the path to resolve next (after a symlink). */
 static int
-walk_once (struct walk *w, const char *path, char **restart, hull_error_t *err)
+walk_once (struct walk *w, const char *path, bool allow_dir, char **restart, hull_error_t *err)
 {
   cleanup_free char *copy = xstrdup (path);
   cleanup_free char *prefix = xstrdup ("");
@@ -146,11 +146,20 @@ walk_once (struct walk *w, const char *path, char **restart, hull_error_t *err)
           return fd;
         }
     }
+  for (size_t i = 0; allow_dir && i < w->n; i++)
+    if (w->active[i])
+      {
+        int fd = *prefix ? hull_openat2 (w->fds[i], prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_LAYER)
+                         : dup (w->fds[i]);
+        if (fd < 0)
+          return hull_make_error (err, errno, "open `%s` in the image", path);
+        return fd;
+      }
   return hull_make_error_code (err, EISDIR, "`%s` is a directory in the image", path);
 }
 
-int
-img_union_open (const int *layer_fds, size_t n, const char *path, hull_error_t *err)
+static int
+union_open (const int *layer_fds, size_t n, const char *path, bool allow_dir, hull_error_t *err)
 {
   if (n == 0)
     return hull_make_error_code (err, ENOENT, "`%s`: the image has no layers", path);
@@ -160,11 +169,23 @@ img_union_open (const int *layer_fds, size_t n, const char *path, hull_error_t *
   for (int hops = 0; hops <= MAX_HOPS; hops++)
     {
       char *next = NULL;
-      int r = walk_once (&w, cur, &next, err);
+      int r = walk_once (&w, cur, allow_dir, &next, err);
       if (r != -2)
         return r;
       free (cur);
       cur = next;
     }
   return hull_make_error_code (err, ELOOP, "`%s`: too many levels of symlinks in the image", path);
+}
+
+int
+img_union_open (const int *layer_fds, size_t n, const char *path, hull_error_t *err)
+{
+  return union_open (layer_fds, n, path, false, err);
+}
+
+int
+img_union_open_any (const int *layer_fds, size_t n, const char *path, hull_error_t *err)
+{
+  return union_open (layer_fds, n, path, true, err);
 }

@@ -44,6 +44,11 @@ img_unpack_result_release (struct img_unpack_result *r)
   free (r->fixups);
   r->fixups = NULL;
   r->n_fixups = 0;
+  for (size_t i = 0; i < r->n_implicit; i++)
+    free (r->implicit[i]);
+  free (r->implicit);
+  r->implicit = NULL;
+  r->n_implicit = 0;
 }
 
 struct stream
@@ -284,12 +289,39 @@ copy_from_lower (int dirfd, const struct img_hardlink_fixup *f, const int *lower
   return 0;
 }
 
+/* An implicit directory takes what the same directory has below. */
+static int
+implicit_from_lower (int dirfd, const char *path, const int *lower, size_t n, hull_error_t *err)
+{
+  cleanup_free char *abs = hull_fmt ("/%s", path);
+  cleanup_close int src = img_union_open_any (lower, n, abs, err);
+  struct stat st;
+  if (src < 0 || fstat (src, &st) < 0 || !S_ISDIR (st.st_mode))
+    {
+      hull_error_release (err);
+      return 0; /* nothing below: it keeps 0755 root */
+    }
+  cleanup_close int dst = *path ? hull_openat2 (dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0,
+                                                 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+                                : dup (dirfd);
+  if (dst < 0)
+    return 0; /* replaced by a later entry */
+  struct timespec ts[2] = { st.st_atim, st.st_mtim };
+  if (fchown (dst, st.st_uid, st.st_gid) < 0 || fchmod (dst, st.st_mode & 07777) < 0 || futimens (dst, ts) < 0)
+    return hull_make_error (err, errno, "directory `%s`: take the lower layers' metadata", path);
+  return 0;
+}
+
 int
 img_unpack_fixup (int dirfd, const struct img_unpack_result *res, const int *lower_fds, size_t n_lower,
                   hull_error_t *err)
 {
   for (size_t i = 0; i < res->n_fixups; i++)
     if (copy_from_lower (dirfd, &res->fixups[i], lower_fds, n_lower, err) < 0)
+      return -1;
+  /* Deepest first, so a parent's mtime is set after its children's changes. */
+  for (size_t i = res->n_implicit; i-- > 0;)
+    if (implicit_from_lower (dirfd, res->implicit[i], lower_fds, n_lower, err) < 0)
       return -1;
   return 0;
 }
