@@ -7,7 +7,7 @@
 #       fetch Debian's newest linux-image-6.1.0-N-amd64 (apt-get download,
 #       dpkg -x, never installed) into the cache and build the initramfs;
 #       cached: a second prepare returns at once.  --update looks for a
-#       newer kernel than the cached one.
+#       newer kernel than the cached one (and drops the older from the cache).
 #   tests/vm/testvm.sh run [--timeout SECS] [--smp N] [--mem MiB]
 #                          [--env NAME=VALUE]... [--share DIR]... [--keep PATH]...
 #                          -- COMMAND [ARG...]
@@ -82,22 +82,26 @@ extract_vmlinux() {
 # $CACHE/KVER/{vmlinux,root/}: the package unpacked once (modules included,
 # with depmod run on them, for modprobe inside the VM).
 fetch_kernel() {
-    local kver=$1 dir=$CACHE/$1 tmp
+    local kver=$1 dir=$CACHE/$1 tmp deb
     [ -f "$dir/$STAMP" ] && return 0
     note "fetching linux-image-$kver into $dir"
     tmp=$(mktemp -d "$CACHE/.fetch.XXXXXX")
     chmod 755 "$tmp"
-    # apt's sandbox user cannot write here; the download is unsandboxed.
-    if ! (cd "$tmp" && apt-get download -q "linux-image-$kver" 2>&1 |
-            grep -v 'unsandboxed as root' >&2); then :; fi
-    local deb
-    deb=$(ls "$tmp"/linux-image-"$kver"_*.deb 2>/dev/null | head -n 1)
-    [ -n "$deb" ] || { rm -rf "$tmp"; die "apt-get download linux-image-$kver failed"; }
-    dpkg -x "$deb" "$tmp/root" || { rm -rf "$tmp"; die "dpkg -x $deb failed"; }
-    rm -f "$deb"
-    depmod -b "$tmp/root" "$kver" || { rm -rf "$tmp"; die "depmod -b $tmp/root $kver failed"; }
-    extract_vmlinux "$tmp/root/boot/vmlinuz-$kver" "$tmp/vmlinux" ||
-        { rm -rf "$tmp"; die "cannot extract vmlinux from vmlinuz-$kver"; }
+    # (apt's sandbox user cannot write into the cache: apt warns, and
+    # downloads as root.)
+    if ! (cd "$tmp" && apt-get download -q "linux-image-$kver") >"$tmp/apt.log" 2>&1; then
+        cat "$tmp/apt.log" >&2
+        rm -rf "$tmp"
+        die "apt-get download linux-image-$kver failed"
+    fi
+    deb=$(find "$tmp" -maxdepth 1 -name "linux-image-${kver}_*.deb" | head -n 1)
+    if [ -z "$deb" ] || ! dpkg -x "$deb" "$tmp/root" ||
+            ! depmod -b "$tmp/root" "$kver" ||
+            ! extract_vmlinux "$tmp/root/boot/vmlinuz-$kver" "$tmp/vmlinux"; then
+        rm -rf "$tmp"
+        die "cannot unpack linux-image-$kver (dpkg -x, depmod, vmlinux from vmlinuz)"
+    fi
+    rm -f "$deb" "$tmp/apt.log"
     touch "$tmp/$STAMP"
     rm -rf "$dir"
     mv "$tmp" "$dir"
@@ -123,7 +127,7 @@ build_initramfs() {
     key=$( { echo "$kver"; echo "$mods"; cat "$HERE/init"; sha256sum /bin/busybox; } |
         sha256sum | cut -c1-16)
     img=$dir/initramfs-$key.cpio
-    if [ -f "$img" ]; then echo "$img"; return; fi
+    if [ -f "$img" ]; then touch "$img"; echo "$img"; return; fi
     note "building $img"
     stage=$(mktemp -d "$CACHE/.initramfs.XXXXXX")
     mkdir -p "$stage/bin" "$stage/dev" "$stage/lib/modules"
@@ -142,8 +146,9 @@ build_initramfs() {
     (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$img.tmp"
     rm -rf "$stage"
     mv "$img.tmp" "$img"
-    # Older initramfs builds of this kernel are stale now.
-    find "$dir" -maxdepth 1 -name 'initramfs-*.cpio*' ! -name "${img##*/}" -delete
+    # Images of other versions of the init (other checkouts may still use
+    # them: only those unused for a day go).
+    find "$dir" -maxdepth 1 -name 'initramfs-*.cpio' -mmin +1440 -delete
     echo "$img"
 }
 
@@ -155,9 +160,15 @@ prepare() {
     mkdir -p "$CACHE"
     exec 9>"$CACHE/.lock"
     flock 9
+    # Left by a prepare that was killed (we hold the lock: none is running).
+    rm -rf "$CACHE"/.fetch.* "$CACHE"/.initramfs.*
     kver=$(pick_kernel "$update")
     fetch_kernel "$kver"
     img=$(build_initramfs "$kver")
+    if [ "$update" = 1 ] && [ "$(readlink "$CACHE/current" 2>/dev/null)" != "$kver" ]; then
+        find "$CACHE" -mindepth 1 -maxdepth 1 -type d -name '6.1.0-*' ! -name "$kver" \
+            -exec rm -rf {} +
+    fi
     ln -sfn "$kver" "$CACHE/current"
     exec 9>&-
     echo "$CACHE/$kver/vmlinux $img"
@@ -208,6 +219,15 @@ console_tail() {
     fi
 }
 
+# Lets cat reach the end of the output FIFO, then waits for it.  Opening
+# the FIFO read-write never blocks, and gives a cat still blocked in its own
+# open (QEMU never opened the FIFO) a writer to see go away.
+finish_output() {
+    { exec 8<>"$RUN_DIR/out.out"; exec 8>&-; } 2>/dev/null || true
+    wait "$CAT_PID" 2>/dev/null || true
+    CAT_PID=
+}
+
 stop_qemu() {
     kill -TERM "$QEMU_PID" 2>/dev/null || true
     for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -217,8 +237,7 @@ stop_qemu() {
     kill -KILL "$QEMU_PID" 2>/dev/null || true
     wait "$QEMU_PID" 2>/dev/null || true
     QEMU_PID=
-    wait "$CAT_PID" 2>/dev/null || true
-    CAT_PID=
+    finish_output
 }
 
 run() {
@@ -329,8 +348,7 @@ run() {
     done
     wait "$QEMU_PID" || true
     QEMU_PID=
-    wait "$CAT_PID" || true
-    CAT_PID=
+    finish_output
     if [ -s "$ctl/status" ]; then
         [ $said = 1 ] || [ ! -s "$ctl/summary" ] || cat "$ctl/summary" >&2
         return "$(cat "$ctl/status")"
