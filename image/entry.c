@@ -649,7 +649,14 @@ img_unpacker_finish (struct img_unpacker *u, hull_error_t *err)
 {
   drop_cache (u);
   if (!u->root_seen)
-    add_implicit (u, "", 0);
+    {
+      /* Not described: deterministic (the epoch, as umoci leaves it) unless
+       * a lower layer has it (fixup). */
+      struct timespec epoch[2] = { { 0, 0 }, { 0, 0 } };
+      add_implicit (u, "", 0);
+      if (futimens (u->root_fd, epoch) < 0)
+        return hull_make_error (err, errno, "%s: set the root's times", u->o->what);
+    }
   for (size_t i = 0; i < u->n_dirs; i++)
     {
       const char *p = u->dirs[i].path;

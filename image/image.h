@@ -55,7 +55,7 @@ struct img_unpack_opts
   struct img_limits limits;
   const char *what;            /* names the layer in errors ("layer sha256:…") */
   uint64_t *progress;          /* atomically increased by the blob bytes read; may be NULL */
-  const volatile int *cancel;  /* non-zero: stop with ECANCELED; may be NULL */
+  const int *cancel;           /* non-zero (read atomically): stop with ECANCELED; may be NULL */
 };
 
 /* Unpacks one layer blob (tar, gzip or zstd, detected from the bytes) into

@@ -35,7 +35,8 @@ struct import
   pthread_mutex_t mu;
   pthread_cond_t cond;
   size_t next, running, done;
-  volatile int cancel;
+  int cancel;
+  struct job *failed;
   uint64_t progress, total;
 };
 
@@ -90,12 +91,15 @@ worker (void *arg)
       pthread_mutex_lock (&im->mu);
       while (im->next < im->n_jobs && im->jobs[im->next].present)
         im->next++;
-      struct job *j = im->next < im->n_jobs && !im->cancel ? &im->jobs[im->next++] : NULL;
+      bool stop = __atomic_load_n (&im->cancel, __ATOMIC_SEQ_CST);
+      struct job *j = im->next < im->n_jobs && !stop ? &im->jobs[im->next++] : NULL;
       pthread_mutex_unlock (&im->mu);
       if (j == NULL)
         break;
-      if (run_job (im, j, &j->err) < 0)
-        im->cancel = 1; /* the other workers stop at their next read */
+      /* The first failure stops the other workers at their next read; its
+       * error is the one reported (theirs only say they were stopped). */
+      if (run_job (im, j, &j->err) < 0 && __atomic_exchange_n (&im->cancel, 1, __ATOMIC_SEQ_CST) == 0)
+        im->failed = j;
       pthread_mutex_lock (&im->mu);
       im->done++;
       pthread_mutex_unlock (&im->mu);
@@ -166,14 +170,9 @@ unpack_all (struct import *im, hull_error_t *err)
   free (t);
   if (progress)
     print_progress (im, to_unpack, true);
-  /* The first real error (not a worker stopped because of it). */
-  struct job *first = NULL;
-  for (size_t i = 0; i < im->n_jobs; i++)
-    if (im->jobs[i].err && (first == NULL || (first->err->status == ECANCELED && im->jobs[i].err->status != ECANCELED)))
-      first = &im->jobs[i];
-  if (first)
+  if (im->failed)
     {
-      *err = steal_pointer (&first->err);
+      *err = steal_pointer (&im->failed->err);
       return -1;
     }
   return 0;

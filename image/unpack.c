@@ -66,7 +66,7 @@ static la_ssize_t
 outer_read (struct archive *a, void *cd, const void **buf)
 {
   struct stream *s = cd;
-  if (s->o->cancel && *s->o->cancel)
+  if (s->o->cancel && __atomic_load_n (s->o->cancel, __ATOMIC_RELAXED))
     {
       archive_set_error (a, ECANCELED, "cancelled");
       return -1;
