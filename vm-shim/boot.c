@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #define BOOT_DEFAULT_CMDLINE                                                                                 \
-  "console=ttyS0 reboot=k panic=-1 pci=off acpi=off nomodule i8042.noaux i8042.nomux i8042.dumbkbd "         \
+  "console=ttyS0 reboot=k panic=-1 pci=off acpi=off i8042.noaux i8042.nomux i8042.dumbkbd "                  \
   "tsc=reliable"
 #define E820_RAM 1
 #define E820_RESERVED 2

@@ -8,6 +8,7 @@
 #include "virtio.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <linux/virtio_console.h>
 #include <sys/epoll.h>
 
@@ -261,7 +262,10 @@ port_fill (struct console_port *p)
   hull_error_t err = NULL;
   bool pushed = false;
   if (!vq || !p->guest_ready || p->in_fd < 0 || !vm_virtio_active (c->t))
-    return;
+    {
+      port_watch (p, false, false); /* else a readable fd would spin the loop */
+      return;
+    }
   for (int n = 0; n < CONSOLE_BATCH; n++)
     {
       int r = vm_vq_pop (vq, &c->scratch, &err);
@@ -355,7 +359,10 @@ port_drain (struct console_port *p)
   hull_error_t err = NULL;
   bool pushed = false;
   if (!vq || !vm_virtio_active (c->t))
-    return;
+    {
+      port_watch (p, true, false);
+      return;
+    }
   for (int n = 0; n < CONSOLE_BATCH; n++)
     {
       if (!p->tx_busy)
@@ -488,6 +495,9 @@ console_dup (int fd, const char *name, int *out, hull_error_t *err)
 int
 vm_console_init (struct vm *vm, hull_error_t *err)
 {
+  /* A host reader that went away is an EPIPE to handle (the port's output
+   * is dropped), not a reason for the VMM to die. */
+  signal (SIGPIPE, SIG_IGN);
   struct vm_console *c = xmalloc0 (sizeof (*c));
   vm->console = c;
   c->vm = vm;

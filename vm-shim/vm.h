@@ -53,7 +53,9 @@ struct vm_raw_image
  * works on duplicates of the fds and sets O_NONBLOCK on them (a flag of
  * the open file, so the caller's fd gets it too: give pipes or sockets made
  * for the purpose).  EOF on in_fd reaches the guest as EOF on the port;
- * the guest closing the port closes the VM's duplicate of out_fd. */
+ * the guest closing the port closes the VM's duplicate of out_fd.  A VM
+ * with ports ignores SIGPIPE (process-wide): a reader that went away makes
+ * the port drop what the guest writes. */
 struct vm_port
 {
   const char *name; /* [A-Za-z0-9._-], at most 64 characters */

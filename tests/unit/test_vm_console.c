@@ -395,6 +395,26 @@ TEST (a_stream_arrives_intact_and_in_order)
   guest_free (g);
 }
 
+TEST (gone_reader_drops_output_without_killing_the_vmm)
+{
+  struct pipes a;
+  make_pipes (&a);
+  struct vm_port ports[] = { { "hull.stdout", -1, a.out[1] } };
+  struct guest *g = guest_new (ports, 1);
+  close (a.out[1]);
+  close (a.out[0]); /* no reader: a write would raise SIGPIPE */
+  char names[1][16];
+  CHECK (g_bring_up (g, 1, names) == 0);
+  g_post (g, 1, "lost", 4, false, true);
+  g_post (g, 1, "lost too", 8, false, true);
+  pump (g);
+  CHECK (g_used (g, 1)->idx == 2); /* both buffers back to the guest */
+  cleanup_free char *log = vmt_read_log (g->log);
+  CHECK_CONTAINS (log, "[hull-vmm] channel port hull.stdout: write: Broken pipe; output dropped");
+  CHECK (!(mmio_read (g, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET));
+  guest_free (g);
+}
+
 static void
 expect_broken (int *unit_failed, struct guest *g, const char *note)
 {

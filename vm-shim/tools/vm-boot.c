@@ -3,7 +3,11 @@
  * host VM.  The guest's serial console goes to stdout (or --log).
  *
  *   vm-boot [--cpus N] [--mem MiB] [--initrd FILE] [--cmdline ARGS]
- *           [--log FILE] [--timeout SECONDS] [--no-check] KERNEL
+ *           [--log FILE] [--timeout SECONDS] [--no-check]
+ *           [--port NAME:[IN]:[OUT]]... KERNEL
+ *
+ * --port adds a port to the host/guest channel: the guest reads the file
+ * IN from it and what the guest writes goes to the file OUT (created).
  *
  * Exit status: the byte the guest wrote to the exit port 0x501; 0 after a
  * guest reset or power-off; 124 on the timeout; 128+N on signal N; 1 when
@@ -17,7 +21,7 @@ static void
 usage (void)
 {
   fprintf (stderr, "usage: vm-boot [--cpus N] [--mem MiB] [--initrd FILE] [--cmdline ARGS] [--log FILE]\n"
-                   "               [--timeout SECONDS] [--no-check] KERNEL\n");
+                   "               [--timeout SECONDS] [--no-check] [--port NAME:[IN]:[OUT]]... KERNEL\n");
   exit (2);
 }
 
@@ -33,14 +37,51 @@ arg_u64 (const char *opt, const char *s)
   return v;
 }
 
+static struct vm_port ports[VM_MAX_PORTS];
+
+static int
+open_or_die (const char *path, int flags)
+{
+  if (*path == '\0')
+    return -1;
+  int fd = open (path, flags | O_CLOEXEC, 0644);
+  if (fd < 0)
+    {
+      fprintf (stderr, "vm-boot: open `%s`: %s\n", path, strerror (errno));
+      exit (1);
+    }
+  return fd;
+}
+
+/* NAME:IN:OUT, either file may be empty. */
+static void
+add_port (struct vm_config *cfg, char *spec)
+{
+  char *in = strchr (spec, ':');
+  char *out = in ? strchr (in + 1, ':') : NULL;
+  if (out == NULL || cfg->n_ports == VM_MAX_PORTS)
+    usage ();
+  *in++ = '\0';
+  *out++ = '\0';
+  ports[cfg->n_ports++] = (struct vm_port){ .name = spec,
+                                            .in_fd = open_or_die (in, O_RDONLY),
+                                            .out_fd = open_or_die (out, O_WRONLY | O_CREAT | O_TRUNC) };
+  cfg->ports = ports;
+}
+
 static void
 parse_args (int argc, char **argv, struct vm_config *cfg, bool *check)
 {
   static const struct option opts[] = {
-    { "cpus", required_argument, NULL, 'c' },   { "mem", required_argument, NULL, 'm' },
-    { "initrd", required_argument, NULL, 'i' }, { "cmdline", required_argument, NULL, 'a' },
-    { "log", required_argument, NULL, 'l' },    { "timeout", required_argument, NULL, 't' },
-    { "no-check", no_argument, NULL, 'n' },     { NULL, 0, NULL, 0 },
+    { "cpus", required_argument, NULL, 'c' },
+    { "mem", required_argument, NULL, 'm' },
+    { "initrd", required_argument, NULL, 'i' },
+    { "cmdline", required_argument, NULL, 'a' },
+    { "log", required_argument, NULL, 'l' },
+    { "timeout", required_argument, NULL, 't' },
+    { "no-check", no_argument, NULL, 'n' },
+    { "port", required_argument, NULL, 'p' },
+    { NULL, 0, NULL, 0 },
   };
   for (int c; (c = getopt_long (argc, argv, "", opts, NULL)) != -1;)
     switch (c)
@@ -65,6 +106,9 @@ parse_args (int argc, char **argv, struct vm_config *cfg, bool *check)
         break;
       case 'n':
         *check = false;
+        break;
+      case 'p':
+        add_port (cfg, optarg);
         break;
       default:
         usage ();
@@ -105,6 +149,13 @@ main (int argc, char **argv)
   uint64_t t0 = hull_now_ns ();
   if (vm_create (&cfg, &vm, &err) < 0)
     goto fail;
+  for (unsigned i = 0; i < cfg.n_ports; i++) /* the VM has its own copies */
+    {
+      if (ports[i].in_fd >= 0)
+        close (ports[i].in_fd);
+      if (ports[i].out_fd >= 0)
+        close (ports[i].out_fd);
+    }
   uint64_t t1 = hull_now_ns ();
   if (vm_run (vm, &info, &err) < 0)
     goto fail;
