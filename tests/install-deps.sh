@@ -11,6 +11,9 @@ if [ "${1:-}" = "--test" ]; then
   # The test host VM (tests/vm): QEMU, and what builds its initramfs from
   # Debian's kernel package.
   pkgs="$pkgs qemu-system-x86 kmod cpio xz-utils"
+  # The daemons that drive hull (tests/containerd, tests/podman; the tests
+  # start their own instances, never the system's), and a CRI client's gRPC.
+  pkgs="$pkgs containerd podman conmon python3-grpcio"
 fi
 missing=""
 for p in $pkgs; do
