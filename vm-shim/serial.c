@@ -7,6 +7,9 @@
 #include <linux/serial_reg.h>
 
 #define SERIAL_BUF 512
+/* The guest is not trusted with the host's disk: past this much, what it
+ * writes to the UART is dropped (one note says so). */
+#define SERIAL_LOG_MAX (8u << 20)
 
 struct vm_serial
 {
@@ -19,14 +22,29 @@ struct vm_serial
   bool thri_pending; /* THR-empty interrupt not yet acknowledged */
   int irq_level;
   char buf[SERIAL_BUF]; /* output not yet written to the log */
+  uint64_t logged;      /* bytes of guest output written to the log */
   size_t buf_len;
 };
+
+/* Appends to the log up to SERIAL_LOG_MAX bytes in all, then says once
+ * that the rest is dropped. */
+static void
+serial_log_write (struct vm_serial *s, const char *data, size_t len)
+{
+  static const char full[] = "\n[hull-vmm] serial log limit reached: further guest output dropped\n";
+  if (s->log_fd < 0 || s->logged >= SERIAL_LOG_MAX)
+    return;
+  size_t n = len < SERIAL_LOG_MAX - s->logged ? len : SERIAL_LOG_MAX - s->logged;
+  (void)hull_write_all (s->log_fd, data, n);
+  s->logged += n;
+  if (s->logged == SERIAL_LOG_MAX)
+    (void)hull_write_all (s->log_fd, full, sizeof (full) - 1);
+}
 
 static void
 serial_flush (struct vm_serial *s)
 {
-  if (s->buf_len > 0 && s->log_fd >= 0)
-    (void)hull_write_all (s->log_fd, s->buf, s->buf_len);
+  serial_log_write (s, s->buf, s->buf_len);
   s->buf_len = 0;
 }
 
@@ -226,7 +244,7 @@ vm_serial_note (struct vm *vm, const char *fmt, ...)
   /* A guest line cut short ends here, so the note stands on its own. */
   cleanup_free char *line = hull_fmt ("%s[hull-vmm] %s\n", s->buf_len > 0 ? "\n" : "", msg);
   serial_flush (s);
-  (void)hull_write_all (s->log_fd, line, strlen (line));
+  serial_log_write (s, line, strlen (line)); /* a guest could provoke notes: they count too */
   pthread_mutex_unlock (&s->lock);
 }
 

@@ -5,6 +5,7 @@
 #include "unit.h"
 
 #include <linux/serial_reg.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static uint8_t ram[1 << 20];
@@ -67,6 +68,28 @@ TEST (uart_passes_linux_probe_and_writes_the_log)
   CHECK ((lsr & UART_LSR_DR) && rx == 'L');
   CHECK (iir1 == UART_IIR_THRI && iir2 == UART_IIR_NO_INT);
   CHECK_STR (text, "hi\nthere");
+}
+
+TEST (serial_log_is_capped)
+{
+  char *dir = vmt_tmpdir ();
+  cleanup_free char *log = hull_fmt ("%s/serial.log", dir);
+  struct vm *vm = devices_vm (log);
+  for (unsigned i = 0; i < (9u << 20); i++)
+    outb (vm, VM_SERIAL_PORT, i % 64 == 63 ? '\n' : 'x');
+  vm_destroy (vm);
+  struct stat st;
+  int r = stat (log, &st);
+  char *text = NULL;
+  size_t len;
+  hull_error_t err = NULL;
+  CHECK (hull_read_file_at (AT_FDCWD, log, 16 << 20, &text, &len, &err) == 0);
+  bool noted = strstr (text + (8u << 20), "serial log limit reached") != NULL;
+  free (text);
+  vmt_cleanup (dir);
+  CHECK (r == 0);
+  CHECK (st.st_size < (8 << 20) + 200);
+  CHECK (noted);
 }
 
 static int
