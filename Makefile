@@ -19,7 +19,17 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototy
 CFLAGS ?= -O2 -g
 HULL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing $(WARNINGS) $(CFLAGS) \
                $(shell pkg-config --cflags $(PKGS))
+# Every hull command is a short-lived process, so start-up matters: linked
+# dynamically, libcrypto and libarchive (with libxml2, libicu, libstdc++...)
+# made the dynamic linker's symbol lookups >90% of a `hull state` (8.7M
+# instructions; 0.7M static).  STATIC=0 links everything dynamically.
+STATIC ?= 1
+ifeq ($(STATIC),1)
+LDLIBS := -Wl,--as-needed -Wl,-Bstatic -larchive -lcrypto -lseccomp -lcap -lyajl_s -Wl,-Bdynamic \
+          $(filter-out -larchive,$(shell pkg-config --static --libs-only-l libarchive)) -lmnl
+else
 LDLIBS := $(shell pkg-config --libs $(PKGS))
+endif
 
 MODULES := common oci ns cgroups runtime image vm-shim
 LIB_SRCS := $(filter-out runtime/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))

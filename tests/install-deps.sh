@@ -4,6 +4,8 @@
 #   tests/install-deps.sh --test   also what the test suite needs
 set -eu
 pkgs="build-essential pkg-config libseccomp-dev libcap-dev libmnl-dev libarchive-dev libyajl-dev libssl-dev busybox-static"
+# libarchive is linked statically (Makefile: STATIC): the libraries it uses.
+pkgs="$pkgs libzstd-dev liblz4-dev libacl1-dev libxml2-dev nettle-dev libbz2-dev liblzma-dev zlib1g-dev"
 if [ "${1:-}" = "--test" ]; then
   pkgs="$pkgs python3 python3-pytest iproute2 procps time clang libclang-rt-14-dev"
   # Images (tests/integration/test_image*.py): peers that make and unpack them.
