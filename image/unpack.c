@@ -228,7 +228,8 @@ out:
   return ret;
 }
 
-/* ---- hardlinks into lower layers ------------------------------------------ */
+/* ---- hardlinks into lower layers ------------------------------------------
+ * Linked to the lower layer's file when possible, else copied. */
 
 static int
 copy_xattrs (int from, int to, hull_error_t *err)
@@ -272,6 +273,11 @@ copy_from_lower (int dirfd, const struct img_hardlink_fixup *f, const int *lower
     return hull_make_error (err, errno, "hardlink `%s`: open its directory", f->name);
   if (faccessat (pfd, base, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
     return 0; /* a later entry of the layer took the name */
+  /* A real hardlink to the lower layer's inode (same file system, as root):
+   * the merged view then matches a flattened unpack, link count included.
+   * Layers are never written, so sharing the inode is safe. */
+  if (linkat (src, "", pfd, base, AT_EMPTY_PATH) == 0)
+    return 0;
   cleanup_close int dst = openat (pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (dst < 0)
     return hull_make_error (err, errno, "hardlink `%s`: create the copy", f->name);

@@ -197,6 +197,7 @@ def three_layers():
         (".wh.f", "file"), (".wh.gone", "file"),
         ("usr", "dir"), ("usr/bin", "dir"), ("usr/bin/new", "file", {"data": b"new", "mode": 0o700}),
         ("f2", "file", {"data": b"f2"}), ("f2-link", "hardlink", {"target": "f2"}),
+        ("shared-l2", "hardlink", {"target": "shared"}),  # a hardlink across layers
     ])
     l3 = tar_bytes([
         ("a", "dir"), ("a/x", "file", {"data": b"x3 is back"}),
@@ -221,6 +222,10 @@ def test_layers_whiteouts_opaque_hardlinks_like_umoci(images, workdir, compress)
     assert_same_as_umoci(images, layout, "three", "three", workdir)
     info = json.loads(images.ok("image", "inspect", "three").out)
     assert info["id"] == image_id and info["names"] == ["three"] and len(info["diff_ids"]) == 3
+    # the layer with the hardlink into a lower one is keyed by its chain id
+    keys = [d[7:] for d in info["diff_ids"]]
+    assert info["layer_keys"][0] == keys[0] and info["layer_keys"][2] == keys[2]
+    assert info["layer_keys"][1] != keys[1]
 
 
 def test_umoci_made_image(images, workdir, base_dir):
@@ -443,3 +448,34 @@ def test_truncated_and_corrupt_layers(images, workdir):
     with open(junk, "wb") as f:
         f.write(b"not a tar at all" * 100)
     refused(images, junk)
+
+
+def test_index_picks_linux_amd64_and_ref(images, workdir):
+    amd = make_layout(os.path.join(workdir, "amd"), [tar_bytes([("which", "file", {"data": b"amd64"})])])
+    arm = make_layout(os.path.join(workdir, "arm"), [tar_bytes([("which", "file", {"data": b"arm64"})])],
+                      arch="arm64")
+    other = make_layout(os.path.join(workdir, "other"), [tar_bytes([("which", "file", {"data": b"other"})])])
+    # one layout holding a nested multi-platform index and a second image
+    multi = os.path.join(workdir, "multi")
+    shutil.copytree(amd, multi)
+    for src in (arm, other):
+        for b in os.listdir(os.path.join(src, "blobs", "sha256")):
+            shutil.copy(os.path.join(src, "blobs", "sha256", b), os.path.join(multi, "blobs", "sha256"))
+    man = lambda l: json.load(open(os.path.join(l, "index.json")))["manifests"][0]
+    sub = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+        dict(man(arm), platform={"os": "linux", "architecture": "arm64"}, annotations={}),
+        dict(man(amd), platform={"os": "linux", "architecture": "amd64"}, annotations={})]}
+    sd = dict(_put_blob(multi, json.dumps(sub).encode()), mediaType="application/vnd.oci.image.index.v1+json",
+              annotations={"org.opencontainers.image.ref.name": "multi"})
+    od = dict(man(other), annotations={"org.opencontainers.image.ref.name": "other"})
+    json.dump({"schemaVersion": 2, "manifests": [sd, od]}, open(os.path.join(multi, "index.json"), "w"))
+    r = images("image", "import", multi)
+    assert r.rc != 0 and "--ref" in r.err
+    images.ok("image", "import", "--ref", "multi", multi)
+    images.ok("image", "import", "--ref", "other", "--name", "o", multi)
+    for name, want in (("multi", "amd64"), ("o", "other")):
+        bundle = hull_rootfs(images, name, workdir, name)
+        assert open(os.path.join(bundle, "rootfs", "which")).read() == want
+        images.ok("image", "unbundle", bundle)
+    r = images("image", "import", "--ref", "nothere", multi)
+    assert r.rc != 0 and "no image is named" in r.err
