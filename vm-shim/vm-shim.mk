@@ -3,6 +3,7 @@
 # rest of libhull.
 #   make vm-boot    $(BUILD)/vm-boot: boots a kernel with the VMM alone
 #                   (vm-shim/tools/vm-boot.c), for trying guests by hand
+#   make guest-kernel   the guest kernel (cached outside the tree)
 
 # Only vm-shim and common: the tool does not wait on the other modules.
 VM_SHIM_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard vm-shim/*.c)) $(BUILD)/common/common.o
@@ -13,3 +14,28 @@ $(BUILD)/vm-boot: $(BUILD)/vm-shim/tools/vm-boot.o $(VM_SHIM_OBJS)
 .PHONY: vm-boot
 vm-boot: $(BUILD)/vm-boot
 unit-bins: $(BUILD)/vm-boot
+
+# The guest kernel: `make tinyconfig` of Debian's linux-source-6.1 plus
+# vm-shim/guest/hull-guest.config, built once per (source, config) into
+# $HULL_GUEST_CACHE (default /var/cache/hull-guest); prints the vmlinux path.
+# Needs: apt-get install linux-source-6.1 flex bison libelf-dev bc
+.PHONY: guest-kernel
+guest-kernel:
+	vm-shim/guest/build-kernel.sh
+
+# libFuzzer target for the virtqueue parser (clang), with its seed corpus in
+# vm-shim/fuzz/corpus/vm_virtqueue; new inputs go to a scratch directory.
+#   make vm-fuzz VM_FUZZ_TIME=600
+VM_FUZZ_TIME ?= 60
+build-fuzz/fuzz_vm_virtqueue: vm-shim/fuzz/fuzz_vm_virtqueue.c vm-shim/virtqueue.c vm-shim/memory.c common/common.c \
+                              $(wildcard vm-shim/*.h)
+	@mkdir -p build-fuzz
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -o $@ \
+	  vm-shim/fuzz/fuzz_vm_virtqueue.c vm-shim/virtqueue.c vm-shim/memory.c common/common.c
+
+.PHONY: vm-fuzz
+vm-fuzz: build-fuzz/fuzz_vm_virtqueue
+	@scratch=$$(mktemp -d /tmp/hull-vm-fuzz.XXXXXX) && mkdir -p build-fuzz/crashes && \
+	  build-fuzz/fuzz_vm_virtqueue -max_total_time=$(VM_FUZZ_TIME) -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/crashes/ $$scratch vm-shim/fuzz/corpus/vm_virtqueue; \
+	  rc=$$?; rm -rf $$scratch; exit $$rc
