@@ -280,6 +280,11 @@ TEST (no_fd_or_thread_left_after_runs)
   hull_error_t err = NULL;
   CHECK (hull_read_file_at (AT_FDCWD, "/proc/self/status", 1 << 16, &status, &len, &err) == 0);
   CHECK_CONTAINS (status, "\nThreads:\t1\n");
+  /* No guest RAM or kvm_run page is still mapped. */
+  cleanup_free char *maps = NULL;
+  CHECK (hull_read_file_at (AT_FDCWD, "/proc/self/maps", 1 << 22, &maps, &len, &err) == 0);
+  CHECK (strstr (maps, "hull-guest-ram") == NULL);
+  CHECK (strstr (maps, "kvm-vcpu") == NULL);
 }
 
 TEST (failed_create_rolls_back)
