@@ -1,11 +1,12 @@
 #!/bin/sh
-# tests/run-tests.sh BUILD_DIR [unit|integration|fuzz|vm]
+# tests/run-tests.sh BUILD_DIR [unit|integration|containerd|fuzz|vm|containerd-vm]
 #
 # Runs the unit test binaries BUILD_DIR/tests/test_* and the integration
 # suite (pytest, tests/integration) against BUILD_DIR/hull, under the
 # sanitizers' runtime options, then the suites that need a pure cgroup2
 # host with KVM (tests/integration-vm) inside one test host VM
-# (tests/vm/README.md), and ends with one line:
+# (tests/vm/README.md); the containerd and podman suites (tests/containerd,
+# tests/podman) run on this host and, in part, in a second VM; it ends with one line:
 #     N passed, N failed
 # Exit status is non-zero if anything failed.  Nothing is skipped silently:
 # a unit binary that dies without its summary line counts as a failure, and
@@ -13,14 +14,15 @@
 #
 # Environment: PYTEST_ARGS (extra pytest arguments, e.g. "-k hooks -x"),
 # VM_PYTEST_ARGS (the same for the vm stage), VM_TIMEOUT (seconds, default
-# 1200: the whole vm stage, boot included).
+# 1200: the whole vm stage, boot included), CONTAINERD_PYTEST_ARGS,
+# CONTAINERD_VM_TIMEOUT (default 900).
 set -u
 
-usage() { echo "usage: $0 BUILD_DIR [unit|integration|fuzz|vm]" >&2; exit 2; }
+usage() { echo "usage: $0 BUILD_DIR [unit|integration|containerd|fuzz|vm|containerd-vm]" >&2; exit 2; }
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
 BUILD=$1
 WHAT=${2:-all}
-case $WHAT in all|unit|integration|fuzz|vm) ;; *) usage ;; esac
+case $WHAT in all|unit|integration|containerd|fuzz|vm|containerd-vm) ;; *) usage ;; esac
 [ -d "$BUILD" ] || { echo "$0: no build directory $BUILD" >&2; exit 2; }
 BUILD=$(cd "$BUILD" && pwd)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -149,6 +151,64 @@ run_vm() {
     count_junit vm "$xml" $rc
 }
 
+# containerd 1.6 (its runc shim through ctr, and the CRI socket) and podman
+# 4.3 driving hull: tests/containerd and tests/podman.  Each session starts
+# its own daemon or storage under /tmp and removes it, even after a failure.
+run_containerd() {
+    echo "== containerd: tests/containerd and tests/podman, HULL=$BUILD/hull"
+    if [ ! -x "$BUILD/hull" ]; then
+        echo "!! containerd: $BUILD/hull is missing: counted as 1 failure"
+        FAILED=$((FAILED + 1))
+        return
+    fi
+    for suite in containerd podman; do
+        xml="$TMP/junit-$suite.xml"
+        # SIGINT on timeout: pytest still runs the fixtures' teardown.
+        # shellcheck disable=SC2086
+        (cd "$SRC" && HULL="$BUILD/hull" timeout -s INT -k 60 900 /usr/bin/python3 -m pytest -q \
+            -rfEsx -p no:cacheprovider --junitxml="$xml" ${CONTAINERD_PYTEST_ARGS:-} "tests/$suite")
+        count_junit "$suite" "$xml" $?
+    done
+}
+
+# In one test host VM (pure cgroup2, all controllers): what needs it
+# (ctr metrics and the memory limit, podman's pids limit), the CRI pod
+# (the VM's root has CAP_SYS_RESOURCE), and a few of the others.  Not all
+# of them: under QEMU's emulation each test takes 10-20 s.
+CONTAINERD_VM_TESTS="tests/containerd/test_ctr_cgroup.py tests/containerd/test_cri.py
+ tests/containerd/test_ctr.py::test_run_rm_output_and_exit_code
+ tests/containerd/test_ctr.py::test_detached_task_ls_ps_exec
+ tests/containerd/test_ctr.py::test_shim_invocations"
+PODMAN_VM_TESTS="tests/podman/test_podman.py::test_run_rm_echo
+ tests/podman/test_podman.py::test_detached_exec_stop_rm
+ tests/podman/test_podman.py::test_pids_limit_unlimited"
+run_containerd_vm() {
+    echo "== containerd-vm: containerd and podman tests in the test host VM, HULL=$BUILD/hull"
+    if [ ! -x "$BUILD/hull" ]; then
+        echo "!! containerd-vm: $BUILD/hull is missing: counted as 1 failure"
+        FAILED=$((FAILED + 1))
+        return
+    fi
+    share="$TMP/containerd-vm"
+    mkdir -p "$share"
+    # One boot, two pytest runs: each leaves its junit xml and status in $share.
+    # shellcheck disable=SC2016
+    script='py="/usr/bin/python3 -m pytest -q -rfEsx -p no:cacheprovider"
+        $py --junitxml="$1/junit-containerd.xml" $2; echo $? >"$1/rc-containerd"
+        $py --junitxml="$1/junit-podman.xml" $3; echo $? >"$1/rc-podman"'
+    (cd "$SRC" && tests/vm/testvm.sh run --timeout "${CONTAINERD_VM_TIMEOUT:-900}" \
+        --share "$share" --keep "$BUILD" --env "HULL=$BUILD/hull" \
+        --env "ASAN_OPTIONS=$ASAN_OPTIONS" --env "UBSAN_OPTIONS=$UBSAN_OPTIONS" -- \
+        sh -c "$script" sh "$share" "$CONTAINERD_VM_TESTS" "$PODMAN_VM_TESTS")
+    rc=$?
+    case $rc in
+        124|125) echo "!! containerd-vm: the test host VM failed (testvm.sh status $rc, see above)" ;;
+    esac
+    for suite in containerd podman; do
+        count_junit "$suite-vm" "$share/junit-$suite.xml" "$(cat "$share/rc-$suite" 2>/dev/null || echo "$rc")"
+    done
+}
+
 # A short run of every fuzzer (build-fuzz/, made by `make fuzz-bins`) on its
 # seed corpus: each fuzzer counts as one test.
 run_fuzz() {
@@ -165,10 +225,12 @@ run_fuzz() {
 }
 
 case $WHAT in
-    all) run_unit; run_integration; run_fuzz; run_vm ;;
+    all) run_unit; run_integration; run_containerd; run_fuzz; run_vm; run_containerd_vm ;;
     fuzz) run_fuzz ;;
     unit) run_unit ;;
     integration) run_integration ;;
+    containerd) run_containerd ;;
+    containerd-vm) run_containerd_vm ;;
     vm) run_vm ;;
 esac
 
