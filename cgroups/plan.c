@@ -29,7 +29,9 @@ limit_str (int64_t v)
 static void
 plan_pids (const struct oci_resources *r, struct cg_plan *p)
 {
-  if (r->pids.limit.set)
+  /* As runc: 0 means "not set" (podman's --pids-limit -1 sends it), and any
+   * negative limit means no limit. */
+  if (r->pids.limit.set && r->pids.limit.v != 0)
     add (p, R "pids.limit", "pids", "pids.max",
          r->pids.limit.v > 0 ? hull_fmt ("%" PRId64, r->pids.limit.v) : xstrdup ("max"));
 }

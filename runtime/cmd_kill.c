@@ -14,10 +14,10 @@ signal_init (struct hull_container *c, int sig, hull_error_t *err)
   pid_t pid = c->state->pid;
   int pidfd = syscall (SYS_pidfd_open, pid, 0);
   if (pidfd < 0)
-    return hull_make_error (err, errno == ESRCH ? 0 : errno, "container `%s` is not running", c->id);
+    return hull_make_error (err, errno == ESRCH ? 0 : errno, "container `%s`: container not running", c->id);
   int ret = 0;
   if (hull_proc_start_time (pid) != c->state->init_start_time)
-    ret = hull_make_error (err, 0, "container `%s` is not running", c->id);
+    ret = hull_make_error (err, 0, "container `%s`: container not running", c->id);
   else if (syscall (SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
     ret = hull_make_error (err, errno, "send signal %d to the init (pid %d) of `%s`", sig, pid, c->id);
   close (pidfd);
@@ -53,8 +53,10 @@ hull_cmd_kill (struct hull_context *ctx, int argc, char **argv, hull_error_t *er
   if (hull_container_load (ctx, argv[optind], true, &ct, err) < 0)
     return -1;
   enum oci_status st = hull_container_status (ct);
+  /* "container not running" is runc's wording, and containerd's shim
+   * matches it to treat the kill of an exited task as done. */
   if (st == OCI_STATUS_STOPPED || st == OCI_STATUS_CREATING)
-    return hull_make_error (err, 0, "container `%s` is %s: nothing to signal", ct->id, oci_status_names[st]);
+    return hull_make_error (err, 0, "container `%s` is %s: container not running", ct->id, oci_status_names[st]);
   if (all && ct->state->cgroup_path)
     return cg_kill_all (ct->state->cgroup_path, sig, err) < 0 ? -1 : 0;
   return signal_init (ct, sig, err) < 0 ? -1 : 0;

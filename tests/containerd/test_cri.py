@@ -209,10 +209,6 @@ def test_pod_sandbox_runs_under_hull(containerd, cri):
             pass
 
 
-@pytest.mark.xfail(reason="hull bug: `kill` of a stopped container says \"is stopped: nothing to signal\"; "
-                          "containerd's runc shim only maps runc's \"container not running\" to NotFound, so "
-                          "the CRI plugin's delete-with-kill after every exit fails and the container "
-                          "stays RUNNING (runtime/cmd_kill.c)")
 def test_pod_container_exit_status_and_logs(containerd, cri):
     pod, sandbox, log_dir = _new_pod(containerd, cri)
     try:

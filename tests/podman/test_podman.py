@@ -116,9 +116,6 @@ def test_failed_create_shows_hulls_error(podman):
     assert podman("ps", "-aq").out.strip() == ""
 
 
-@pytest.mark.xfail(not ctrd.pure_cgroup2(),
-                   reason="hull bug: linux.resources.pids.limit 0 (runc: not set) still needs the pids "
-                          "controller, refused on a hybrid host (cgroups/plan.c plan_pids)")
 def test_pids_limit_unlimited(podman):
     """`--pids-limit -1` (unlimited) reaches the runtime as linux.resources.pids.limit = 0,
     which runc treats as "not set"."""
