@@ -35,6 +35,7 @@ CACHE=${HULL_TESTVM_CACHE:-/var/cache/hull-testvm}
 QEMU=${HULL_TESTVM_QEMU:-qemu-system-x86_64}
 MODULES="virtio_mmio virtio_console 9pnet_virtio 9p overlay kvm-amd fuse virtiofs tun vhost_vsock"
 BOOT_TIMEOUT=120
+POWEROFF_GRACE=15
 # Bumped when the layout of a kernel's cache directory changes.
 STAMP=.ready-2
 
@@ -223,6 +224,7 @@ console_tail() {
 # the FIFO read-write never blocks, and gives a cat still blocked in its own
 # open (QEMU never opened the FIFO) a writer to see go away.
 finish_output() {
+    [ -n "$CAT_PID" ] || return 0
     { exec 8<>"$RUN_DIR/out.out"; exec 8>&-; } 2>/dev/null || true
     wait "$CAT_PID" 2>/dev/null || true
     CAT_PID=
@@ -325,12 +327,33 @@ run() {
         -chardev "pipe,id=out,path=$RUN_DIR/out" -device virtserialport,chardev=out,name=hull.out \
         </dev/null >"$RUN_DIR/qemu.log" 2>&1 &
     QEMU_PID=$!
+    # Should this script be killed without stopping QEMU, this stops it.
+    # (Not prctl's PDEATHSIG: QEMU's 9p server changes its fsuid, which
+    # clears it.)
+    (
+        trap - EXIT INT TERM
+        # Our parent is this script until it dies (even as a zombie).
+        while read -r _ _ _ ppid _ <"/proc/$BASHPID/stat" && [ "$ppid" = $$ ] &&
+                kill -0 "$QEMU_PID" 2>/dev/null; do
+            sleep 1
+        done
+        kill -KILL "$QEMU_PID" 2>/dev/null
+    ) </dev/null >/dev/null 2>&1 &
 
-    local start=$SECONDS said=0
+    local start=$SECONDS said=0 ended=
     while kill -0 "$QEMU_PID" 2>/dev/null; do
         if [ $said = 0 ] && [ -s "$ctl/summary" ]; then
             cat "$ctl/summary" >&2
             said=1
+        fi
+        # The result is in (the guest wrote its output before the status):
+        # a guest whose power-off hangs (seen once under heavy load: the
+        # kernel halted in the ACPI power-off) must not hold us.
+        if [ -z "$ended" ] && [ -s "$ctl/status" ]; then ended=$SECONDS; fi
+        if [ -n "$ended" ] && [ $((SECONDS - ended)) -ge $POWEROFF_GRACE ]; then
+            echo "testvm: the VM did not power off ${POWEROFF_GRACE} s after the command ended: QEMU stopped" >&2
+            stop_qemu
+            break
         fi
         if [ ! -s "$ctl/booted" ] && [ $((SECONDS - start)) -ge $BOOT_TIMEOUT ]; then
             stop_qemu
@@ -346,7 +369,7 @@ run() {
         fi
         sleep 0.1
     done
-    wait "$QEMU_PID" || true
+    if [ -n "$QEMU_PID" ]; then wait "$QEMU_PID" || true; fi
     QEMU_PID=
     finish_output
     if [ -s "$ctl/status" ]; then
