@@ -14,11 +14,11 @@
 #       boot the VM once, run COMMAND in it as root in the same cwd (the
 #       host's root is shared read-only with a tmpfs overlay on top), stream
 #       its stdout and stderr to stdout, exit with its status.  Its
-#       environment: PATH, HOME=/root, HULL_TESTVM=1 and each --env.  --share DIR:
-#       the host directory DIR, writable, at the same path in the VM (for
-#       results).  --keep PATH: a host path under /tmp or /run to keep
-#       visible in the VM (the cwd is kept by default); the VM's own /tmp
-#       and /run are fresh tmpfs.
+#       environment: PATH, HOME=/root, HULL_TESTVM=1 and each --env.
+#       --share DIR: the host directory DIR, writable, at the same path in
+#       the VM (for results).  --keep PATH: a host path under /tmp or /run
+#       to keep visible in the VM (the cwd is kept by default); the VM's own
+#       /tmp and /run are fresh tmpfs.
 #   Exit status: COMMAND's, or 124 when it did not finish within the time
 #   limit, 125 when the VM failed (did not boot, crashed, bad usage).
 #
