@@ -311,8 +311,11 @@ run() {
     # to our stdout (QEMU opens it O_RDWR: a FIFO, unlike stdio, never hangs
     # up, and a port whose host side hung up blocks the guest's writes).
     # QEMU's own messages go to qemu.log, the kernel's console to console.log.
+    # If our stdout goes away (`| head`), the rest is drained to /dev/null
+    # through the same open FIFO: QEMU must always have a reader, or the
+    # guest's writes block for ever.
     mkfifo "$RUN_DIR/out.in" "$RUN_DIR/out.out"
-    cat "$RUN_DIR/out.out" &
+    (exec 3<"$RUN_DIR/out.out"; cat <&3 || exec cat <&3 >/dev/null) &
     CAT_PID=$!
     "$QEMU" -M microvm,x-option-roms=off -cpu max -smp "$smp" -m "$mem" \
         -nodefaults -no-user-config -display none -no-reboot \
