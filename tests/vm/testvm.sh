@@ -40,7 +40,7 @@ POWEROFF_GRACE=15
 STAMP=.ready-2
 
 die() { echo "testvm: $*" >&2; exit 125; }
-note() { [ -n "${QUIET:-}" ] || echo "testvm: $*" >&2; }
+note() { echo "testvm: $*" >&2; }
 
 # ---- prepare -------------------------------------------------------------------
 
@@ -261,7 +261,7 @@ run() {
     command -v "$QEMU" >/dev/null || die "$QEMU not found (apt-get install qemu-system-x86)"
 
     local kernel initrd
-    read -r kernel initrd < <(QUIET=${QUIET:-} prepare) || exit 125
+    read -r kernel initrd < <(prepare) || exit 125
     [ -f "$kernel" ] && [ -f "$initrd" ] || die "prepare failed"
 
     RUN_DIR=$(mktemp -d /tmp/hull-testvm.XXXXXX)
@@ -283,7 +283,7 @@ run() {
     for a in "${shares[@]}"; do
         [ -d "$a" ] || die "--share $a: not a directory"
         d=$(cd "$a" && pwd -P)
-        case $d in /|/proc*|/sys*|/dev*|*$'\n'*) die "--share $d: not shareable" ;; esac
+        case $d in /|/proc*|/sys*|/dev*|*,*|*$'\n'*) die "--share $d: not shareable (a system directory, or a comma or newline in the path)" ;; esac
         printf '%s\n' "$d" >>"$ctl/shares"
         qargs+=(-fsdev "local,id=s$i,path=$d,security_model=none,multidevs=remap"
                 -device "virtio-9p-device,fsdev=s$i,mount_tag=s$i")
