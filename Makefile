@@ -75,6 +75,7 @@ integration: asan
 
 # libFuzzer targets (clang): tests/fuzz/fuzz_NAME.c with a seed corpus in
 # tests/fuzz/corpus/NAME.  `make fuzz FUZZ_TIME=600` runs each for that long.
+# Linked dynamically: suppressions of third-party leaks name the library.
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_TIME ?= 60
@@ -82,7 +83,7 @@ FUZZ_LIB_SRCS := $(filter-out runtime/main.c,$(foreach m,common oci ns cgroups i
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard */*.h)
 	@mkdir -p build-fuzz
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	  $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS)
+	  $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(FUZZ_LIB_SRCS) $(shell pkg-config --libs $(PKGS))
 fuzz-bins: $(FUZZ_BINS)
 fuzz: fuzz-bins
 	tests/run-fuzzers.sh $(FUZZ_TIME)

@@ -34,9 +34,11 @@ class HostSnapshot:
         mine = []
         for line in new:
             mp = line.split()[4]
-            # Another test session on this host may be mounting its own
-            # fixtures meanwhile; those are not ours to judge.
-            if mp.startswith("/tmp/hull-it-") and not mp.startswith(
+            # Other suites on this host (another session's integration
+            # tests, the containerd, podman and image suites: all under
+            # /tmp/hull-*) may be mounting their own fixtures meanwhile;
+            # those are not ours to judge.
+            if mp.startswith("/tmp/hull-") and not mp.startswith(
                     os.path.dirname(self.workdir)):
                 continue
             mine.append(line)

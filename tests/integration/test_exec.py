@@ -174,7 +174,9 @@ def test_exec_runs_under_the_containers_seccomp_filter(rt, bundle, cid):
 
 def test_exec_without_seccomp_can_unshare(rt, bundle, cid):
     """The contrast: with no filter the same unshare works."""
-    bundle.edit(lambda c: c["linux"].pop("seccomp", None)).args("sleep", "1000")
+    def no_seccomp(c):
+        c["linux"].pop("seccomp", None)
+    bundle.edit(no_seccomp).args("sleep", "1000")
     rt.ok("run", "--detach", "--bundle", bundle.path, cid)
     rt.wait_status(cid, "running")
     r = rt("exec", cid, "sh", "-c", "unshare -U true; echo rc=$?")
