@@ -42,7 +42,8 @@ rec_load (struct img_store *s, const char *bid, struct bundle_rec *r, hull_error
   memset (r, 0, sizeof (*r));
   if (dfd < 0)
     return hull_make_error (err, errno, "image store: bundle %s", bid);
-  if (hull_read_file_at (dfd, RECORD, IMG_JSON_MAX, &buf, &len, err) < 0 || img_json_parse (buf, len, doc, &v, err) < 0)
+  if (hull_read_file_at (dfd, RECORD, IMG_JSON_MAX, &buf, &len, err) < 0
+      || img_json_parse (buf, len, doc, &v, err) < 0)
     return -1;
   const char *path = img_json_str (v, "bundle");
   if (path == NULL || path[0] != '/')
@@ -56,7 +57,8 @@ rec_load (struct img_store *s, const char *bid, struct bundle_rec *r, hull_error
 }
 
 static int
-rec_save (int bfd, const char *path, const struct img_image *im, bool owned, const char *owner, hull_error_t *err)
+rec_save (int bfd, const char *path, const struct img_image *im, bool owned, const char *owner,
+          hull_error_t *err)
 {
   yajl_gen g = img_gen_new (true);
   yajl_gen_map_open (g);
@@ -121,7 +123,8 @@ img_bundles_keys (struct img_store *s, char ***keys, size_t *count, size_t *prun
 /* mount(2) with paths relative to the store: a page of options fits about
  * 50 layers.  For kernels without fsconfig's `lowerdir+` (before 6.8). */
 static int
-mount_legacy (struct img_store *s, const struct img_image *im, const char *bid, int target_fd, hull_error_t *err)
+mount_legacy (struct img_store *s, const struct img_image *im, const char *bid, int target_fd,
+              hull_error_t *err)
 {
   cleanup_free char *data = xstrdup ("lowerdir=");
   for (size_t i = im->n_layers; i-- > 0;)
@@ -134,8 +137,10 @@ mount_legacy (struct img_store *s, const struct img_image *im, const char *bid, 
   free (data);
   data = n;
   if (strlen (data) >= 4096)
-    return hull_make_error (err, E2BIG, "image %.12s: %zu layers do not fit in overlayfs's mount options on this "
-                                        "kernel (6.8 or later lifts this)", im->id, im->n_layers);
+    return hull_make_error (err, E2BIG,
+                            "image %.12s: %zu layers do not fit in overlayfs's mount options on this "
+                            "kernel (6.8 or later lifts this)",
+                            im->id, im->n_layers);
   cleanup_close int cwd = open (".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (cwd < 0 || fchdir (s->root_fd) < 0)
     return hull_make_error (err, errno, "change to the image store");
@@ -150,7 +155,8 @@ mount_legacy (struct img_store *s, const struct img_image *im, const char *bid, 
 }
 
 static int
-mount_overlay (struct img_store *s, const struct img_image *im, const char *bid, int target_fd, hull_error_t *err)
+mount_overlay (struct img_store *s, const struct img_image *im, const char *bid, int target_fd,
+               hull_error_t *err)
 {
   cleanup_close int fsfd = fsopen ("overlay", FSOPEN_CLOEXEC);
   if (fsfd < 0)
@@ -221,7 +227,8 @@ dir_is_empty (int dfd)
 
 /* Opens (making it) the bundle directory; *path_out gets its real path. */
 static int
-open_bundle_dir (struct img_store *s, int bfd, const char *bid, const char *dir, char **path_out, hull_error_t *err)
+open_bundle_dir (struct img_store *s, int bfd, const char *bid, const char *dir, char **path_out,
+                 hull_error_t *err)
 {
   if (dir == NULL)
     {
@@ -294,8 +301,8 @@ teardown (struct img_store *s, const char *bid, const struct bundle_rec *r, hull
 }
 
 static int
-bundle_make (struct img_store *s, const struct img_image *im, const int *fds, const char *dir, const char *owner,
-             char **path_out, hull_error_t *err)
+bundle_make (struct img_store *s, const struct img_image *im, const int *fds, const char *dir,
+             const char *owner, char **path_out, hull_error_t *err)
 {
   cleanup_free char *bid = img_random_hex (8);
   if (mkdirat (s->bundles_fd, bid, 0700) < 0)
@@ -310,7 +317,8 @@ bundle_make (struct img_store *s, const struct img_image *im, const int *fds, co
     ret = -1;
   if (ret == 0)
     ret = rec_save (bfd, r.path, im, r.owned, owner, err);
-  if (ret == 0 && (ret = img_fsync_dir (s->bundles_fd, "bundles", err)) == 0 && mkdirat (dfd, "rootfs", 0755) < 0)
+  if (ret == 0 && (ret = img_fsync_dir (s->bundles_fd, "bundles", err)) == 0
+      && mkdirat (dfd, "rootfs", 0755) < 0)
     ret = hull_make_error (err, errno, "create `%s/rootfs`", r.path);
   if (ret == 0 && (target = openat (dfd, "rootfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
     ret = hull_make_error (err, errno, "open `%s/rootfs`", r.path);
@@ -356,7 +364,8 @@ img_bundle_create (struct img_store *s, const char *ref, const char *dir, hull_e
 }
 
 int
-img_bundle_create_for (struct img_store *s, const char *ref, const char *owner, char **dir_out, hull_error_t *err)
+img_bundle_create_for (struct img_store *s, const char *ref, const char *owner, char **dir_out,
+                       hull_error_t *err)
 {
   return bundle_create (s, ref, NULL, owner, dir_out, err);
 }
@@ -438,7 +447,8 @@ img_container_release (int state_dirfd, hull_error_t *err)
   /* STORE/bundles/ID/bundle, as img_bundle_create_for made it. */
   char *tail = strstr (path, "/bundles/");
   size_t tl = tail ? strlen (tail) : 0;
-  if (tail == NULL || tl != strlen ("/bundles/") + 16 + strlen ("/bundle") || strcmp (tail + tl - 7, "/bundle") != 0)
+  if (tail == NULL || tl != strlen ("/bundles/") + 16 + strlen ("/bundle")
+      || strcmp (tail + tl - 7, "/bundle") != 0)
     return hull_make_error (err, 0, "`%s`: not a bundle made by `run --image`", path);
   cleanup_free char *bid = xstrndup (tail + 9, 16);
   cleanup_free char *root = xstrndup (path, tail - path);

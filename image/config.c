@@ -44,7 +44,7 @@ read_db (const int *fds, size_t n, const char *path, char **out, hull_error_t *e
   ssize_t len = hull_read_all (fd, buf, MAX_DB + 1);
   if (len < 0)
     return hull_make_error (err, errno, "read the image's %s", path);
-  if (len > (ssize_t) MAX_DB)
+  if (len > (ssize_t)MAX_DB)
     return hull_make_error (err, EFBIG, "the image's %s is larger than %u bytes", path, MAX_DB);
   buf[len] = '\0';
   *out = steal_pointer (&buf);
@@ -72,7 +72,7 @@ parse_id (const char *s, uint32_t *out)
   uint64_t v;
   if (hull_parse_u64 (s, &v) < 0 || v >= UINT32_MAX)
     return false;
-  *out = (uint32_t) v;
+  *out = (uint32_t)v;
   return true;
 }
 
@@ -104,7 +104,8 @@ find_passwd (const char *db, const char *name, bool by_uid, uint32_t uid, char *
 
 /* The gid of group `name`; with user set, also collects its memberships. */
 static bool
-scan_groups (const char *db, const char *name, uint32_t *gid, const char *user, uint32_t **extra, size_t *n_extra)
+scan_groups (const char *db, const char *name, uint32_t *gid, const char *user, uint32_t **extra,
+             size_t *n_extra)
 {
   bool found = false;
   if (db == NULL)
@@ -151,7 +152,8 @@ resolve_user (const char *spec, const int *fds, size_t n, struct oci_user *u, hu
   if (!find_passwd (passwd, copy, numeric, uid, &name, &uid, &gid))
     {
       if (!numeric)
-        return hull_make_error (err, 0, "image config: User `%s`: no such user in the image's /etc/passwd", spec);
+        return hull_make_error (err, 0, "image config: User `%s`: no such user in the image's /etc/passwd",
+                                spec);
       gid = 0; /* as runc: a uid without a passwd entry gets gid 0 */
     }
   if (group && *group && !parse_id (group, &gid) && !scan_groups (groups, group, &gid, NULL, NULL, NULL))

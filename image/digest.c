@@ -86,7 +86,8 @@ img_digest_check (const char *d, const char *what, hull_error_t *err)
   if (img_digest_valid (d))
     return 0;
   if (d && strchr (d, ':') && strncmp (d, "sha256:", 7) != 0)
-    return hull_make_error (err, 0, "%s: digest algorithm of `%.80s` is not supported (only sha256)", what, d);
+    return hull_make_error (err, 0, "%s: digest algorithm of `%.80s` is not supported (only sha256)", what,
+                            d);
   return hull_make_error (err, 0, "%s: `%.80s` is not a sha256 digest", what, d ? d : "");
 }
 

@@ -25,7 +25,7 @@ img_quote (const char *s)
   size_t n = strnlen (s, 200);
   char *q = xmalloc (n + 4);
   for (size_t i = 0; i < n; i++)
-    q[i] = ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+    q[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
   strcpy (q + n, s[n] ? "..." : "");
   return q;
 }
@@ -67,8 +67,7 @@ img_normalize_name (const char *in, char **out, const char **why)
   return 0;
 }
 
-static int
-fail (struct img_unpacker *u, hull_error_t *err, int status, const char *fmt, ...)
+static int fail (struct img_unpacker *u, hull_error_t *err, int status, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
 static int
 fail (struct img_unpacker *u, hull_error_t *err, int status, const char *fmt, ...)
@@ -121,8 +120,8 @@ static int
 parent_error (struct img_unpacker *u, const char *parent, int e, hull_error_t *err)
 {
   if (e == ELOOP)
-    return fail (u, err, 0, "refused: a component of `%s` is a symlink (entries are never written through one)",
-                 parent);
+    return fail (u, err, 0,
+                 "refused: a component of `%s` is a symlink (entries are never written through one)", parent);
   if (e == EXDEV)
     return fail (u, err, 0, "refused: `%s` would leave the layer", parent);
   if (e == ENOTDIR)
@@ -168,7 +167,7 @@ make_parents (struct img_unpacker *u, const char *parent, hull_error_t *err)
         {
           int mr = mkdirat (base, c, 0755);
           if (mr == 0)
-            add_implicit (u, parent, (size_t) (c - copy) + strlen (c));
+            add_implicit (u, parent, (size_t)(c - copy) + strlen (c));
           if (mr < 0 && errno != EEXIST)
             {
               int saved_errno = errno;
@@ -227,8 +226,8 @@ split_name (char *name, const char **base)
 /* Removes what an earlier entry left at pfd/base (tar: a later entry
  * replaces it).  A directory is kept when the new entry is one too. */
 static int
-clear_existing (struct img_unpacker *u, int pfd, const char *full, const char *base, bool keep_dir, bool *kept,
-                hull_error_t *err)
+clear_existing (struct img_unpacker *u, int pfd, const char *full, const char *base, bool keep_dir,
+                bool *kept, hull_error_t *err)
 {
   struct stat st;
   if (fstatat (pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -254,7 +253,8 @@ clear_existing (struct img_unpacker *u, int pfd, const char *full, const char *b
 }
 
 static int
-set_xattrs (struct img_unpacker *u, int fd, int pfd, const char *base, struct archive_entry *e, hull_error_t *err)
+set_xattrs (struct img_unpacker *u, int fd, int pfd, const char *base, struct archive_entry *e,
+            hull_error_t *err)
 {
   int count = archive_entry_xattr_reset (e);
   if (count == 0)
@@ -309,9 +309,9 @@ entry_owner (struct img_unpacker *u, struct archive_entry *e, uid_t *uid, gid_t 
 {
   la_int64_t a = archive_entry_uid (e), b = archive_entry_gid (e);
   if (a < 0 || a >= UINT32_MAX || b < 0 || b >= UINT32_MAX)
-    return fail (u, err, 0, "refused: owner %lld:%lld is out of range", (long long) a, (long long) b);
-  *uid = (uid_t) a;
-  *gid = (gid_t) b;
+    return fail (u, err, 0, "refused: owner %lld:%lld is out of range", (long long)a, (long long)b);
+  *uid = (uid_t)a;
+  *gid = (gid_t)b;
   return 0;
 }
 
@@ -382,7 +382,8 @@ write_data (struct img_unpacker *u, int fd, struct archive *a, struct archive_en
     return fail (u, err, archive_errno (a) > 0 ? archive_errno (a) : 0, "read data: %s",
                  archive_error_string (a) ? archive_error_string (a) : "corrupt archive");
   /* A sparse file's trailing hole. */
-  if (archive_entry_size_is_set (e) && archive_entry_size (e) > end && ftruncate (fd, archive_entry_size (e)) < 0)
+  if (archive_entry_size_is_set (e) && archive_entry_size (e) > end
+      && ftruncate (fd, archive_entry_size (e)) < 0)
     return fail (u, err, errno, "truncate");
   return 0;
 }
@@ -394,9 +395,9 @@ make_file (struct img_unpacker *u, int pfd, const char *full, const char *base, 
   la_int64_t size = archive_entry_size (e);
   if (size < 0)
     return fail (u, err, 0, "refused: negative size");
-  if ((uint64_t) size > u->o->limits.max_bytes - u->res->bytes)
+  if ((uint64_t)size > u->o->limits.max_bytes - u->res->bytes)
     return fail (u, err, EFBIG, "refused: the layer's files would exceed %llu bytes (tar bomb?)",
-                 (unsigned long long) u->o->limits.max_bytes);
+                 (unsigned long long)u->o->limits.max_bytes);
   u->res->bytes += size;
   cleanup_close int fd = openat (pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0 && errno == EEXIST)
@@ -564,7 +565,8 @@ make_hardlink (struct img_unpacker *u, int pfd, const char *full, const char *ba
   if (r < 0 && errno == EEXIST)
     {
       struct stat cur;
-      if (fstatat (pfd, base, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_ino == st.st_ino && cur.st_dev == st.st_dev)
+      if (fstatat (pfd, base, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_ino == st.st_ino
+          && cur.st_dev == st.st_dev)
         return 0;
       bool kept = false;
       if (clear_existing (u, pfd, full, base, false, &kept, err) < 0)
@@ -634,13 +636,20 @@ img_entry_apply (struct img_unpacker *u, struct archive *a, struct archive_entry
     return make_hardlink (u, pfd, full, base, link, err);
   switch (type)
     {
-    case AE_IFREG: return make_file (u, pfd, full, base, a, e, err);
-    case AE_IFDIR: return make_dir (u, pfd, full, base, e, err);
-    case AE_IFLNK: return make_symlink (u, pfd, full, base, e, err);
-    case AE_IFCHR: return make_node (u, pfd, full, base, e, S_IFCHR, err);
-    case AE_IFBLK: return make_node (u, pfd, full, base, e, S_IFBLK, err);
-    case AE_IFIFO: return make_node (u, pfd, full, base, e, S_IFIFO, err);
-    default: return fail (u, err, 0, "refused: unknown entry type 0%o", (unsigned) type);
+    case AE_IFREG:
+      return make_file (u, pfd, full, base, a, e, err);
+    case AE_IFDIR:
+      return make_dir (u, pfd, full, base, e, err);
+    case AE_IFLNK:
+      return make_symlink (u, pfd, full, base, e, err);
+    case AE_IFCHR:
+      return make_node (u, pfd, full, base, e, S_IFCHR, err);
+    case AE_IFBLK:
+      return make_node (u, pfd, full, base, e, S_IFBLK, err);
+    case AE_IFIFO:
+      return make_node (u, pfd, full, base, e, S_IFIFO, err);
+    default:
+      return fail (u, err, 0, "refused: unknown entry type 0%o", (unsigned)type);
     }
 }
 

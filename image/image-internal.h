@@ -29,14 +29,14 @@ char *img_random_hex (size_t n_bytes);
 
 /* ---- JSON (image/json.c) --------------------------------------------------- */
 /* A string value already checked with YAJL_IS_STRING. */
-#define IMG_STR(v) ((const char *) (v)->u.string)
+#define IMG_STR(v) ((const char *)(v)->u.string)
 #define IMG_JSON_MAX 4194304 /* manifests, indexes and configs are far smaller */
 /* Parses buf (len bytes, no NUL needed); refuses NULs, nesting deeper than
  * 64, and invalid JSON, naming doc. */
 int img_json_parse (const char *buf, size_t len, const char *doc, yajl_val *out, hull_error_t *err);
 void img_json_freep (yajl_val *v);
 #define cleanup_json __attribute__ ((cleanup (img_json_freep)))
-yajl_val img_json_get (yajl_val obj, const char *key); /* NULL when absent or obj is no object */
+yajl_val img_json_get (yajl_val obj, const char *key);    /* NULL when absent or obj is no object */
 const char *img_json_str (yajl_val obj, const char *key); /* NULL unless a string */
 /* A required string member; the error names doc and key. */
 int img_json_req_str (yajl_val obj, const char *key, const char *doc, const char **out, hull_error_t *err);
@@ -84,10 +84,10 @@ char *img_blob_name (const char *digest);
 /* ---- the import plan (image/manifest.c) ----------------------------------- */
 struct img_layer_plan
 {
-  char *blob;      /* member name in the source */
-  char *digest;    /* the blob's digest; NULL when unknown (docker-archive) */
-  int64_t size;    /* -1 when unknown */
-  char *diff_id;   /* from the config */
+  char *blob;    /* member name in the source */
+  char *digest;  /* the blob's digest; NULL when unknown (docker-archive) */
+  int64_t size;  /* -1 when unknown */
+  char *diff_id; /* from the config */
   char *media_type;
 };
 
@@ -99,7 +99,7 @@ struct img_plan
   char *manifest_digest; /* NULL for docker-archive */
   struct img_layer_plan *layers;
   size_t n_layers;
-  char *name; /* a name the source gives the image, or NULL */
+  char *name;          /* a name the source gives the image, or NULL */
   uint64_t total_size; /* of the layer blobs (known or measured) */
 };
 int img_plan_build (struct img_source *src, const char *ref, struct img_plan *plan, hull_error_t *err);
@@ -155,8 +155,8 @@ struct img_unpacker
   int cached_fd;
   struct img_dir_time *dirs; /* directory times, set at the end */
   size_t n_dirs, cap_dirs;
-  char *entry;               /* the current entry's name, quoted, for errors */
-  bool root_seen;            /* the tar described "./" */
+  char *entry;    /* the current entry's name, quoted, for errors */
+  bool root_seen; /* the tar described "./" */
 };
 void img_unpacker_init (struct img_unpacker *u, int root_fd, const struct img_unpack_opts *o,
                         struct img_unpack_result *res);

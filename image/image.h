@@ -53,9 +53,9 @@ void img_unpack_result_release (struct img_unpack_result *r);
 struct img_unpack_opts
 {
   struct img_limits limits;
-  const char *what;            /* names the layer in errors ("layer sha256:…") */
-  uint64_t *progress;          /* atomically increased by the blob bytes read; may be NULL */
-  const int *cancel;           /* non-zero (read atomically): stop with ECANCELED; may be NULL */
+  const char *what;   /* names the layer in errors ("layer sha256:…") */
+  uint64_t *progress; /* atomically increased by the blob bytes read; may be NULL */
+  const int *cancel;  /* non-zero (read atomically): stop with ECANCELED; may be NULL */
 };
 
 /* Unpacks one layer blob (tar, gzip or zstd, detected from the bytes) into
@@ -118,8 +118,8 @@ struct img_image
   char *id; /* 64 hex: sha256 of the config blob */
   char **names;
   size_t n_layers;
-  char **diff_ids; /* "sha256:…", bottom first */
-  char **keys;     /* layers/KEY, bottom first */
+  char **diff_ids;       /* "sha256:…", bottom first */
+  char **keys;           /* layers/KEY, bottom first */
   char *manifest_digest; /* NULL for docker-archive */
   char *imported;        /* RFC 3339 */
   uint64_t size;         /* bytes of file data in the layers */

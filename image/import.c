@@ -13,10 +13,10 @@
 
 struct job
 {
-  size_t layer;           /* first layer of the plan with this diff-id */
+  size_t layer; /* first layer of the plan with this diff-id */
   char key[65];
-  bool present;           /* already in the store */
-  char dir[32];           /* staging subdirectory */
+  bool present; /* already in the store */
+  char dir[32]; /* staging subdirectory */
   struct img_unpack_result res;
   hull_error_t err;
   uint64_t blob_size;
@@ -47,12 +47,13 @@ verify (struct import *im, struct job *j, hull_error_t *err)
   if (l->digest && strcmp (l->digest, j->res.digest) != 0)
     return hull_make_error (err, 0, "layer %zu (%s): digest mismatch: the blob's sha256 is %s", j->layer,
                             l->digest, j->res.digest);
-  if (l->size >= 0 && (uint64_t) l->size != j->res.blob_size)
+  if (l->size >= 0 && (uint64_t)l->size != j->res.blob_size)
     return hull_make_error (err, 0, "layer %zu (%s): size mismatch: expected %lld bytes, read %llu", j->layer,
-                            l->digest ? l->digest : l->blob, (long long) l->size,
-                            (unsigned long long) j->res.blob_size);
+                            l->digest ? l->digest : l->blob, (long long)l->size,
+                            (unsigned long long)j->res.blob_size);
   if (strcmp (l->diff_id, j->res.diff_id) != 0)
-    return hull_make_error (err, 0, "layer %zu (%s): diff-id mismatch: the config says %s, the tar's sha256 is %s",
+    return hull_make_error (err, 0,
+                            "layer %zu (%s): diff-id mismatch: the config says %s, the tar's sha256 is %s",
                             j->layer, l->digest ? l->digest : l->blob, l->diff_id, j->res.diff_id);
   return 0;
 }
@@ -72,8 +73,8 @@ run_job (struct import *im, struct job *j, hull_error_t *err)
   if (img_source_open_blob (im->src, l->blob, &b, &size, err) < 0)
     return hull_error_wrap (err, "layer %zu", j->layer);
   cleanup_free char *what = hull_fmt ("layer %zu (%s)", j->layer, l->digest ? l->digest : l->blob);
-  struct img_unpack_opts uo = { .limits = im->o->limits, .what = what, .progress = &im->progress,
-                                .cancel = &im->cancel };
+  struct img_unpack_opts uo
+      = { .limits = im->o->limits, .what = what, .progress = &im->progress, .cancel = &im->cancel };
   int r = img_unpack_layer (dfd, img_blob_read, b, &uo, &j->res, err);
   img_blob_close (b);
   if (r < 0)
@@ -115,8 +116,8 @@ static void
 print_progress (struct import *im, size_t to_unpack, bool final)
 {
   uint64_t p = __atomic_load_n (&im->progress, __ATOMIC_RELAXED);
-  fprintf (stderr, "\rimporting: %llu/%llu MiB, %zu/%zu layers%s", (unsigned long long) (p >> 20),
-           (unsigned long long) (im->total >> 20), im->done, to_unpack, final ? "\n" : "");
+  fprintf (stderr, "\rimporting: %llu/%llu MiB, %zu/%zu layers%s", (unsigned long long)(p >> 20),
+           (unsigned long long)(im->total >> 20), im->done, to_unpack, final ? "\n" : "");
   fflush (stderr);
 }
 
@@ -127,7 +128,7 @@ unpack_all (struct import *im, hull_error_t *err)
   for (size_t i = 0; i < im->n_jobs; i++)
     to_unpack += !im->jobs[i].present;
   long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
-  size_t n = im->o->jobs > 0 ? (size_t) im->o->jobs : (ncpu > 0 ? (size_t) ncpu : 1);
+  size_t n = im->o->jobs > 0 ? (size_t)im->o->jobs : (ncpu > 0 ? (size_t)ncpu : 1);
   if (n > to_unpack)
     n = to_unpack;
   pthread_t *t = xmalloc0 ((n + 1) * sizeof (pthread_t));
@@ -277,7 +278,7 @@ make_record (struct import *im)
       r->diff_ids[i] = xstrdup (p->layers[i].diff_id);
       r->keys[i] = xstrdup (im->jobs[im->layer_job[i]].key);
       struct job *j = &im->jobs[im->layer_job[i]];
-      r->size += p->layers[i].size >= 0 ? (uint64_t) p->layers[i].size : j->blob_size;
+      r->size += p->layers[i].size >= 0 ? (uint64_t)p->layers[i].size : j->blob_size;
     }
   r->manifest_digest = xstrdup (p->manifest_digest);
   r->imported = img_now_rfc3339 ();
@@ -350,7 +351,8 @@ commit (struct import *im, const struct img_image *r, hull_error_t *err)
           continue;
         }
       /* Another import may have stored the same bytes meanwhile: theirs stays. */
-      if (renameat (im->staging_fd, j->dir, s->layers_fd, j->key) < 0 && errno != EEXIST && errno != ENOTEMPTY)
+      if (renameat (im->staging_fd, j->dir, s->layers_fd, j->key) < 0 && errno != EEXIST
+          && errno != ENOTEMPTY)
         return hull_make_error (err, errno, "image store: store layer %s", j->key);
     }
   if (img_fsync_dir (s->layers_fd, "layers", err) < 0)
@@ -405,7 +407,8 @@ int
 img_import (struct img_store *s, const struct img_import_opts *o, char **id_out, hull_error_t *err)
 {
   if (geteuid () != 0)
-    return hull_make_error (err, EPERM, "image import needs root (ownership, device nodes and overlay whiteouts)");
+    return hull_make_error (err, EPERM,
+                            "image import needs root (ownership, device nodes and overlay whiteouts)");
   struct img_source *src = NULL;
   struct img_plan plan;
   if (img_source_open (o->source, &src, err) < 0)

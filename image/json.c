@@ -119,7 +119,7 @@ img_gen_new (bool pretty)
 void
 img_gen_str (yajl_gen g, const char *s)
 {
-  yajl_gen_string (g, (const unsigned char *) s, strlen (s));
+  yajl_gen_string (g, (const unsigned char *)s, strlen (s));
 }
 
 void
@@ -179,7 +179,7 @@ img_gen_finish (yajl_gen g, size_t *len)
   const unsigned char *buf;
   size_t n;
   yajl_gen_get_buf (g, &buf, &n);
-  char *out = xstrndup ((const char *) buf, n);
+  char *out = xstrndup ((const char *)buf, n);
   if (len)
     *len = n;
   yajl_gen_free (g);

@@ -98,7 +98,8 @@ collect (struct img_source *src, yajl_val index, const char *doc, const char *pa
 static bool
 platform_ok (const struct cand *c)
 {
-  return (c->os == NULL || strcmp (c->os, "linux") == 0) && (c->arch == NULL || strcmp (c->arch, "amd64") == 0);
+  return (c->os == NULL || strcmp (c->os, "linux") == 0)
+         && (c->arch == NULL || strcmp (c->arch, "amd64") == 0);
 }
 
 static int
@@ -138,7 +139,8 @@ img_config_check (yajl_val config, size_t n_layers, const char ***diff_ids, hull
   const char *type = img_json_str (rootfs, "type");
   yajl_val ids = img_json_get (rootfs, "diff_ids");
   if (type == NULL || strcmp (type, "layers") != 0 || ids == NULL || !YAJL_IS_ARRAY (ids))
-    return hull_make_error (err, 0, "image config: `rootfs` must be {\"type\": \"layers\", \"diff_ids\": [...]}");
+    return hull_make_error (err, 0,
+                            "image config: `rootfs` must be {\"type\": \"layers\", \"diff_ids\": [...]}");
   if (ids->u.array.len != n_layers)
     return hull_make_error (err, 0, "image config: %zu diff_ids for %zu layers", ids->u.array.len, n_layers);
   const char **v = xmalloc0 ((n_layers + 1) * sizeof (char *));
@@ -195,7 +197,8 @@ oci_manifest (struct img_source *src, const struct cand *c, struct img_plan *p, 
   yajl_val config = img_json_get (m, "config"), layers = img_json_get (m, "layers");
   const char *cdigest;
   int64_t csize;
-  if (img_json_req_str (config, "digest", doc, &cdigest, err) < 0 || img_json_size (config, "size", doc, &csize, err) < 0)
+  if (img_json_req_str (config, "digest", doc, &cdigest, err) < 0
+      || img_json_size (config, "size", doc, &csize, err) < 0)
     return -1;
   const char *cmt = img_json_str (config, "mediaType");
   if (cmt && strcmp (cmt, MT_OCI_CONFIG) != 0 && strcmp (cmt, MT_DOCKER_CONFIG) != 0)
@@ -210,12 +213,13 @@ oci_manifest (struct img_source *src, const struct cand *c, struct img_plan *p, 
       yajl_val l = layers->u.array.values[i];
       const char *d, *lmt;
       cleanup_free char *what = hull_fmt ("%s: layers[%zu]", doc, i);
-      if (img_json_req_str (l, "mediaType", what, &lmt, err) < 0 || img_json_req_str (l, "digest", what, &d, err) < 0
-          || img_digest_check (d, what, err) < 0 || img_json_size (l, "size", what, &p->layers[i].size, err) < 0)
+      if (img_json_req_str (l, "mediaType", what, &lmt, err) < 0
+          || img_json_req_str (l, "digest", what, &d, err) < 0 || img_digest_check (d, what, err) < 0
+          || img_json_size (l, "size", what, &p->layers[i].size, err) < 0)
         return -1;
       if (!known_layer_type (lmt))
-        return hull_make_error (err, 0, "%s: media type `%.100s` is not supported (tar, tar+gzip, tar+zstd)", what,
-                                lmt);
+        return hull_make_error (err, 0, "%s: media type `%.100s` is not supported (tar, tar+gzip, tar+zstd)",
+                                what, lmt);
       p->layers[i].digest = xstrdup (d);
       p->layers[i].blob = img_blob_name (d);
       p->layers[i].media_type = xstrdup (lmt);
@@ -259,7 +263,8 @@ hex_in_name (const char *name)
     return NULL;
   memcpy (hex, b, 64);
   hex[64] = '\0';
-  if (!img_hex64_valid (hex) || !(b[64] == '\0' || strcmp (b + 64, ".json") == 0 || strcmp (b + 64, ".tar") == 0))
+  if (!img_hex64_valid (hex)
+      || !(b[64] == '\0' || strcmp (b + 64, ".json") == 0 || strcmp (b + 64, ".tar") == 0))
     return NULL;
   return hex;
 }
@@ -273,7 +278,8 @@ docker_pick (yajl_val list, const char *ref, hull_error_t *err)
     {
       if (list->u.array.len > 1)
         return hull_make_error (err, 0, "manifest.json: %zu images; choose one with --ref NAME:TAG",
-                                list->u.array.len), NULL;
+                                list->u.array.len),
+               NULL;
       return list->u.array.values[0];
     }
   for (size_t i = 0; i < list->u.array.len; i++)
@@ -313,7 +319,8 @@ plan_docker (struct img_source *src, const char *ref, struct img_plan *p, hull_e
       p->layers[i].blob = xstrdup (IMG_STR (l));
       p->layers[i].size = -1;
       /* docker 25 names layer blobs by digest; older formats carry none. */
-      p->layers[i].digest = hex && hull_str_has_prefix (IMG_STR (l), "blobs/sha256/") ? hull_fmt ("sha256:%s", hex) : NULL;
+      p->layers[i].digest
+          = hex && hull_str_has_prefix (IMG_STR (l), "blobs/sha256/") ? hull_fmt ("sha256:%s", hex) : NULL;
       p->layers[i].media_type = xstrdup ("application/vnd.docker.image.rootfs.diff.tar");
     }
   if (img_source_read (src, config, IMG_JSON_MAX, &p->config_json, &p->config_len, err) < 0)
@@ -339,8 +346,10 @@ img_plan_build (struct img_source *src, const char *ref, struct img_plan *plan, 
   else if (img_source_has (src, "manifest.json"))
     r = plan_docker (src, ref, plan, err);
   else
-    return hull_make_error (err, 0, "`%s`: neither an OCI image layout (index.json) nor a docker-archive "
-                                    "(manifest.json)", img_source_path (src));
+    return hull_make_error (err, 0,
+                            "`%s`: neither an OCI image layout (index.json) nor a docker-archive "
+                            "(manifest.json)",
+                            img_source_path (src));
   if (r < 0)
     img_plan_release (plan);
   return r;

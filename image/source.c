@@ -26,8 +26,8 @@ struct img_source
 
 struct img_blob
 {
-  int fd;              /* directory source */
-  struct archive *a;   /* tar source */
+  int fd;            /* directory source */
+  struct archive *a; /* tar source */
   int tar_fd;
   off_t off, size;
   char *buf;
@@ -54,7 +54,7 @@ tar_read (struct archive *a, void *cd, const void **buf)
 static la_int64_t
 tar_skip (struct archive *a, void *cd, la_int64_t request)
 {
-  (void) a;
+  (void)a;
   struct img_blob *b = cd;
   la_int64_t avail = b->size - b->off;
   la_int64_t n = request < avail ? request : avail;
@@ -135,7 +135,8 @@ tar_scan (struct img_source *s, struct img_blob *b, const char *want, uint64_t *
         break;
       if (r < ARCHIVE_WARN)
         return hull_make_error (err, 0, "`%s`: corrupt tar: %s", s->path,
-                                archive_error_string (b->a) ? archive_error_string (b->a) : "unreadable header");
+                                archive_error_string (b->a) ? archive_error_string (b->a)
+                                                            : "unreadable header");
       if (++count > 1000000)
         return hull_make_error (err, 0, "`%s`: more than a million members", s->path);
       const char *raw = archive_entry_pathname (e);
@@ -151,7 +152,7 @@ tar_scan (struct img_source *s, struct img_blob *b, const char *want, uint64_t *
         }
       else if (strcmp (name, want) == 0)
         {
-          *size_out = archive_entry_size (e) < 0 ? 0 : (uint64_t) archive_entry_size (e);
+          *size_out = archive_entry_size (e) < 0 ? 0 : (uint64_t)archive_entry_size (e);
           return 1;
         }
     }
@@ -285,7 +286,8 @@ img_source_open_blob (struct img_source *s, const char *name, struct img_blob **
 }
 
 int
-img_source_read (struct img_source *s, const char *name, size_t max, char **buf, size_t *len, hull_error_t *err)
+img_source_read (struct img_source *s, const char *name, size_t max, char **buf, size_t *len,
+                 hull_error_t *err)
 {
   struct img_blob *b = NULL;
   uint64_t size;
@@ -333,14 +335,14 @@ img_blob_name (const char *digest)
 }
 
 int
-img_source_read_verified (struct img_source *s, const char *digest, int64_t size, const char *what, char **buf,
-                          size_t *len, hull_error_t *err)
+img_source_read_verified (struct img_source *s, const char *digest, int64_t size, const char *what,
+                          char **buf, size_t *len, hull_error_t *err)
 {
   if (img_digest_check (digest, what, err) < 0)
     return -1;
   if (size > IMG_JSON_MAX)
     return hull_make_error (err, EFBIG, "%s %s: %lld bytes is too large for a JSON document", what, digest,
-                            (long long) size);
+                            (long long)size);
   cleanup_free char *name = img_blob_name (digest);
   cleanup_free char *data = NULL;
   size_t n;
@@ -350,9 +352,9 @@ img_source_read_verified (struct img_source *s, const char *digest, int64_t size
   img_sha256_buf (data, n, got);
   if (strcmp (got, digest) != 0)
     return hull_make_error (err, 0, "%s: digest mismatch: expected %s, got %s", what, digest, got);
-  if (size >= 0 && (uint64_t) size != n)
+  if (size >= 0 && (uint64_t)size != n)
     return hull_make_error (err, 0, "%s %s: size mismatch: expected %lld bytes, got %zu", what, digest,
-                            (long long) size, n);
+                            (long long)size, n);
   *buf = steal_pointer (&data);
   *len = n;
   return 0;

@@ -91,8 +91,8 @@ img_store_free (struct img_store *s)
 {
   if (s == NULL)
     return;
-  int *fds[] = { &s->root_fd, &s->layers_fd, &s->images_fd, &s->bundles_fd, &s->tmp_fd, &s->gc_lock_fd,
-                 &s->commit_lock_fd };
+  int *fds[] = { &s->root_fd, &s->layers_fd,  &s->images_fd,     &s->bundles_fd,
+                 &s->tmp_fd,  &s->gc_lock_fd, &s->commit_lock_fd };
   for (size_t i = 0; i < sizeof (fds) / sizeof (fds[0]); i++)
     if (*fds[i] >= 0)
       close (*fds[i]);
@@ -266,7 +266,7 @@ img_image_record_json (const struct img_image *im)
   img_gen_kv (g, "manifest", im->manifest_digest);
   img_gen_kv (g, "imported", im->imported);
   img_gen_str (g, "size");
-  yajl_gen_integer (g, (long long) im->size);
+  yajl_gen_integer (g, (long long)im->size);
   yajl_gen_map_close (g);
   return img_gen_finish (g, NULL);
 }
@@ -279,7 +279,7 @@ gen_summary (yajl_gen g, const struct img_image *im)
   img_gen_kv (g, "manifest", im->manifest_digest);
   img_gen_kv (g, "imported", im->imported);
   img_gen_str (g, "size");
-  yajl_gen_integer (g, (long long) im->size);
+  yajl_gen_integer (g, (long long)im->size);
   img_gen_strv (g, "diff_ids", im->diff_ids, im->n_layers);
 }
 
@@ -371,7 +371,7 @@ img_image_load (struct img_store *s, const char *id, struct img_image **out, hul
 static int
 cmp_imported (const void *a, const void *b)
 {
-  const struct img_image *x = *(struct img_image *const *) a, *y = *(struct img_image *const *) b;
+  const struct img_image *x = *(struct img_image *const *)a, *y = *(struct img_image *const *)b;
   int c = strcmp (x->imported ? x->imported : "", y->imported ? y->imported : "");
   return c ? c : strcmp (x->id, y->id);
 }

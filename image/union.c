@@ -14,14 +14,19 @@
 #define MAX_HOPS 40
 #define RESOLVE_LAYER (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
 
-enum kind { K_NONE, K_DIR, K_OTHER };
+enum kind
+{
+  K_NONE,
+  K_DIR,
+  K_OTHER
+};
 
 /* What layer fd holds at prefix/name: stat into st. */
 static enum kind
 probe (int fd, const char *prefix, const char *name, struct stat *st, bool *opaque)
 {
-  cleanup_close int pfd = *prefix ? hull_openat2 (fd, prefix, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_LAYER)
-                                  : dup (fd);
+  cleanup_close int pfd
+      = *prefix ? hull_openat2 (fd, prefix, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_LAYER) : dup (fd);
   if (pfd < 0 || fstatat (pfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
     return K_NONE;
   if (S_ISCHR (st->st_mode) && st->st_rdev == makedev (0, 0))
@@ -68,7 +73,7 @@ step (struct walk *w, const char *prefix, const char *name, struct stat *st, boo
           if (whiteout)
             return -2;
           *st = s;
-          return (long) i;
+          return (long)i;
         }
       found_dir = true;
       next[i] = true;
@@ -85,8 +90,8 @@ step (struct walk *w, const char *prefix, const char *name, struct stat *st, boo
 static char *
 read_link (int fd, const char *prefix, const char *name)
 {
-  cleanup_close int pfd = *prefix ? hull_openat2 (fd, prefix, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_LAYER)
-                                  : dup (fd);
+  cleanup_close int pfd
+      = *prefix ? hull_openat2 (fd, prefix, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_LAYER) : dup (fd);
   char buf[4096];
   ssize_t n = pfd < 0 ? -1 : readlinkat (pfd, name, buf, sizeof (buf) - 1);
   if (n < 0)
@@ -139,7 +144,8 @@ walk_once (struct walk *w, const char *path, bool allow_dir, char **restart, hul
       if (layer >= 0)
         {
           if (rest)
-            return hull_make_error_code (err, ENOTDIR, "`%s`: `%s` is not a directory in the image", path, prefix);
+            return hull_make_error_code (err, ENOTDIR, "`%s`: `%s` is not a directory in the image", path,
+                                         prefix);
           int fd = hull_openat2 (w->fds[layer], prefix, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0, RESOLVE_LAYER);
           if (fd < 0)
             return hull_make_error (err, errno, "open `%s` in the image", path);
@@ -149,8 +155,9 @@ walk_once (struct walk *w, const char *path, bool allow_dir, char **restart, hul
   for (size_t i = 0; allow_dir && i < w->n; i++)
     if (w->active[i])
       {
-        int fd = *prefix ? hull_openat2 (w->fds[i], prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_LAYER)
-                         : dup (w->fds[i]);
+        int fd = *prefix
+                     ? hull_openat2 (w->fds[i], prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_LAYER)
+                     : dup (w->fds[i]);
         if (fd < 0)
           return hull_make_error (err, errno, "open `%s` in the image", path);
         return fd;

@@ -83,7 +83,7 @@ outer_read (struct archive *a, void *cd, const void **buf)
   img_sha256_update (&s->blob_h, s->rbuf, n);
   s->blob_size += n;
   if (s->o->progress)
-    __atomic_add_fetch (s->o->progress, (uint64_t) n, __ATOMIC_RELAXED);
+    __atomic_add_fetch (s->o->progress, (uint64_t)n, __ATOMIC_RELAXED);
   *buf = s->rbuf;
   return n;
 }
@@ -107,7 +107,7 @@ inner_read (struct archive *a, void *cd, const void **buf)
     }
   img_sha256_update (&s->tar_h, *buf, size);
   s->tar_size += size;
-  return (la_ssize_t) size;
+  return (la_ssize_t)size;
 }
 
 static int
@@ -117,8 +117,7 @@ archive_fail (const struct img_unpack_opts *o, struct archive *a, const char *do
   int e = archive_errno (a);
   if (e == ECANCELED)
     return hull_make_error (err, ECANCELED, "%s: cancelled", o->what);
-  return hull_make_error (err, 0, "%s: %s: %s", o->what, doing,
-                          msg ? msg : "corrupt or truncated archive");
+  return hull_make_error (err, 0, "%s: %s: %s", o->what, doing, msg ? msg : "corrupt or truncated archive");
 }
 
 static int
@@ -154,7 +153,7 @@ unpack_entries (struct stream *s, struct archive *in, struct img_unpacker *u, hu
         return archive_fail (s->o, in, "read the tar", err);
       if (++u->res->entries > s->o->limits.max_entries)
         return hull_make_error (err, 0, "%s: refused: more than %llu entries (tar bomb?)", s->o->what,
-                                (unsigned long long) s->o->limits.max_entries);
+                                (unsigned long long)s->o->limits.max_entries);
       if (img_entry_apply (u, in, e, err) < 0)
         return -1;
     }
@@ -267,7 +266,7 @@ copy_from_lower (int dirfd, const struct img_hardlink_fixup *f, const int *lower
   if (slash)
     *slash = '\0';
   cleanup_close int pfd = slash ? hull_openat2 (dirfd, copy, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
-                                                 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+                                                RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
                                 : dup (dirfd);
   if (pfd < 0)
     return hull_make_error (err, errno, "hardlink `%s`: open its directory", f->name);
@@ -308,12 +307,13 @@ implicit_from_lower (int dirfd, const char *path, const int *lower, size_t n, hu
       return 0; /* nothing below: it keeps 0755 root */
     }
   cleanup_close int dst = *path ? hull_openat2 (dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0,
-                                                 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+                                                RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
                                 : dup (dirfd);
   if (dst < 0)
     return 0; /* replaced by a later entry */
   struct timespec ts[2] = { st.st_atim, st.st_mtim };
-  if (fchown (dst, st.st_uid, st.st_gid) < 0 || fchmod (dst, st.st_mode & 07777) < 0 || futimens (dst, ts) < 0)
+  if (fchown (dst, st.st_uid, st.st_gid) < 0 || fchmod (dst, st.st_mode & 07777) < 0
+      || futimens (dst, ts) < 0)
     return hull_make_error (err, errno, "directory `%s`: take the lower layers' metadata", path);
   return 0;
 }

@@ -24,7 +24,7 @@ mem_read (void *d, void *buf, size_t len)
   size_t n = m->len - m->off < len ? m->len - m->off : len;
   memcpy (buf, m->p + m->off, n);
   m->off += n;
-  return (ssize_t) n;
+  return (ssize_t)n;
 }
 
 static int
@@ -52,7 +52,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (mkdir (layer, 0755) < 0 || mkdir (outside, 0755) < 0)
     abort ();
   int fd = open (layer, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  struct img_unpack_opts o = { .what = "layer fuzz", .limits = { .max_entries = 2000, .max_bytes = 8 << 20 } };
+  struct img_unpack_opts o
+      = { .what = "layer fuzz", .limits = { .max_entries = 2000, .max_bytes = 8 << 20 } };
   struct img_unpack_result res;
   hull_error_t err = NULL;
   struct mem m = { data, size, 0 };

@@ -21,7 +21,12 @@ struct tb
   size_t cap, used;
 };
 
-enum { F_NONE, F_GZIP, F_ZSTD };
+enum
+{
+  F_NONE,
+  F_GZIP,
+  F_ZSTD
+};
 
 static void
 tb_begin (struct tb *t, int filter)
@@ -71,7 +76,7 @@ tb_add (struct tb *t, const struct ent *e)
     archive_entry_xattr_add_entry (ae, e->xattr_name, e->xattr_value,
                                    e->xattr_len ? e->xattr_len : strlen (e->xattr_value));
   size_t len = e->data ? strlen (e->data) : 0;
-  archive_entry_set_size (ae, S_ISREG (e->mode) && !e->hardlink ? (int64_t) len : 0);
+  archive_entry_set_size (ae, S_ISREG (e->mode) && !e->hardlink ? (int64_t)len : 0);
   archive_write_header (t->a, ae);
   if (len && S_ISREG (e->mode) && !e->hardlink)
     archive_write_data (t->a, e->data, len);
@@ -98,7 +103,7 @@ mem_read (void *data, void *buf, size_t len)
   size_t n = m->len - m->off < len ? m->len - m->off : len;
   memcpy (buf, m->p + m->off, n);
   m->off += n;
-  return (ssize_t) n;
+  return (ssize_t)n;
 }
 
 /* ---- a scratch area: DIR/layer is unpacked into, DIR/outside must stay empty */
@@ -155,7 +160,8 @@ area_free (struct area *ar)
 }
 
 static int
-unpack (struct area *ar, struct tb *t, struct img_unpack_opts *o, struct img_unpack_result *res, hull_error_t *err)
+unpack (struct area *ar, struct tb *t, struct img_unpack_opts *o, struct img_unpack_result *res,
+        hull_error_t *err)
 {
   struct img_unpack_opts def = { .what = "layer test" };
   if (o == NULL)
@@ -194,22 +200,34 @@ expect_refusal (const struct ent *ents, size_t n, const char *why, char **msg)
   return strstr (*msg, why) ? 0 : -1;
 }
 
-#define REG(n, d) { .name = (n), .mode = S_IFREG | 0644, .data = (d) }
-#define DIRE(n) { .name = (n), .mode = S_IFDIR | 0755 }
-#define SYM(n, t) { .name = (n), .mode = S_IFLNK | 0777, .symlink = (t) }
-#define HARD(n, t) { .name = (n), .mode = S_IFREG | 0644, .hardlink = (t) }
+#define REG(n, d)                                                                                            \
+  {                                                                                                          \
+    .name = (n), .mode = S_IFREG | 0644, .data = (d)                                                         \
+  }
+#define DIRE(n)                                                                                              \
+  {                                                                                                          \
+    .name = (n), .mode = S_IFDIR | 0755                                                                      \
+  }
+#define SYM(n, t)                                                                                            \
+  {                                                                                                          \
+    .name = (n), .mode = S_IFLNK | 0777, .symlink = (t)                                                      \
+  }
+#define HARD(n, t)                                                                                           \
+  {                                                                                                          \
+    .name = (n), .mode = S_IFREG | 0644, .hardlink = (t)                                                     \
+  }
 
-#define REFUSED(why, ...)                                                        \
-  do                                                                             \
-    {                                                                            \
-      const struct ent e_[] = { __VA_ARGS__ };                                   \
-      char *m_ = NULL;                                                           \
-      int r_ = expect_refusal (e_, sizeof (e_) / sizeof (e_[0]), (why), &m_);    \
-      if (r_ < 0)                                                                \
-        fprintf (stderr, "  refusal message: %s\n", m_);                          \
-      free (m_);                                                                 \
-      CHECK (r_ == 0);                                                           \
-    }                                                                            \
+#define REFUSED(why, ...)                                                                                    \
+  do                                                                                                         \
+    {                                                                                                        \
+      const struct ent e_[] = { __VA_ARGS__ };                                                               \
+      char *m_ = NULL;                                                                                       \
+      int r_ = expect_refusal (e_, sizeof (e_) / sizeof (e_[0]), (why), &m_);                                \
+      if (r_ < 0)                                                                                            \
+        fprintf (stderr, "  refusal message: %s\n", m_);                                                     \
+      free (m_);                                                                                             \
+      CHECK (r_ == 0);                                                                                       \
+    }                                                                                                        \
   while (0)
 
 TEST (every_entry_type_and_metadata)
@@ -231,7 +249,10 @@ TEST (every_entry_type_and_metadata)
     { .name = "dev/sda", .mode = S_IFBLK | 0660, .rdev = makedev (8, 0) },
     { .name = "run/fifo", .mode = S_IFIFO | 0620 },
     { .name = "x", .mode = S_IFREG | 0644, .data = "x", .xattr_name = "user.test", .xattr_value = "v1" },
-    { .name = "cap", .mode = S_IFREG | 0755, .data = "c", .xattr_name = "security.capability",
+    { .name = "cap",
+      .mode = S_IFREG | 0755,
+      .data = "c",
+      .xattr_name = "security.capability",
       .xattr_value = "\x01\x00\x00\x02\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
       .xattr_len = 20 },
   };
@@ -262,7 +283,8 @@ TEST (every_entry_type_and_metadata)
   CHECK (fstatat (ar.layer_fd, "tmp", &st, AT_SYMLINK_NOFOLLOW) == 0 && (st.st_mode & 07777) == 01777);
   CHECK (st.st_mtime == 42);
   char buf[64] = "";
-  CHECK (readlinkat (ar.layer_fd, "etc/link", buf, sizeof (buf)) == 11 && memcmp (buf, "/etc/passwd", 11) == 0);
+  CHECK (readlinkat (ar.layer_fd, "etc/link", buf, sizeof (buf)) == 11
+         && memcmp (buf, "/etc/passwd", 11) == 0);
   CHECK (fstatat (ar.layer_fd, "dev/null", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR (st.st_mode));
   CHECK (st.st_rdev == makedev (1, 3) && (st.st_mode & 0777) == 0666);
   CHECK (fstatat (ar.layer_fd, "dev/sda", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISBLK (st.st_mode));
@@ -288,9 +310,16 @@ TEST (whiteouts_and_opaque_dirs)
   area_new (&ar);
   tb_begin (&t, F_ZSTD);
   const struct ent ents[] = {
-    DIRE ("etc"),         REG ("etc/.wh.shadow", ""),     DIRE ("var/lib"), REG ("var/lib/.wh..wh..opq", ""),
-    REG ("var/lib/new", "n"), REG (".wh..wh.plnk", ""),   REG ("keep", "k"), REG (".wh.keep", ""),
-    REG (".wh.later", ""),    REG ("later", "l"),
+    DIRE ("etc"),
+    REG ("etc/.wh.shadow", ""),
+    DIRE ("var/lib"),
+    REG ("var/lib/.wh..wh..opq", ""),
+    REG ("var/lib/new", "n"),
+    REG (".wh..wh.plnk", ""),
+    REG ("keep", "k"),
+    REG (".wh.keep", ""),
+    REG (".wh.later", ""),
+    REG ("later", "l"),
   };
   for (size_t i = 0; i < sizeof (ents) / sizeof (ents[0]); i++)
     tb_add (&t, &ents[i]);
@@ -327,8 +356,8 @@ TEST (later_entries_replace_earlier_ones)
   area_new (&ar);
   tb_begin (&t, F_NONE);
   const struct ent ents[] = {
-    REG ("a", "first"), REG ("a", "second"), DIRE ("d"), REG ("d/f", "f"), SYM ("d", "a"), SYM ("s", "a"),
-    DIRE ("s"),         REG ("s/x", "x"),
+    REG ("a", "first"), REG ("a", "second"), DIRE ("d"), REG ("d/f", "f"),
+    SYM ("d", "a"),     SYM ("s", "a"),      DIRE ("s"), REG ("s/x", "x"),
   };
   for (size_t i = 0; i < sizeof (ents) / sizeof (ents[0]); i++)
     tb_add (&t, &ents[i]);
@@ -413,10 +442,14 @@ TEST (hostile_whiteouts)
 
 TEST (hostile_xattrs_and_types)
 {
-  REFUSED ("overlayfs", { .name = "d", .mode = S_IFDIR | 0755, .xattr_name = "trusted.overlay.opaque",
-                          .xattr_value = "y" });
-  REFUSED ("overlayfs", { .name = "f", .mode = S_IFREG | 0644, .data = "x",
-                          .xattr_name = "trusted.overlay.redirect", .xattr_value = "/etc" });
+  REFUSED (
+      "overlayfs",
+      { .name = "d", .mode = S_IFDIR | 0755, .xattr_name = "trusted.overlay.opaque", .xattr_value = "y" });
+  REFUSED ("overlayfs", { .name = "f",
+                          .mode = S_IFREG | 0644,
+                          .data = "x",
+                          .xattr_name = "trusted.overlay.redirect",
+                          .xattr_value = "/etc" });
   REFUSED ("refused", REG ("./", "x"));
   REFUSED ("root must be a directory", SYM (".", "/"));
 }
@@ -462,7 +495,7 @@ huge_header (char *blk, const char *size_octal)
   memset (blk + 148, ' ', 8);
   unsigned sum = 0;
   for (int i = 0; i < 512; i++)
-    sum += (unsigned char) blk[i];
+    sum += (unsigned char)blk[i];
   snprintf (blk + 148, 8, "%06o", sum);
   return 2048;
 }
@@ -639,7 +672,8 @@ TEST (config_checks)
 {
   cleanup_json yajl_val v = NULL;
   hull_error_t err = NULL;
-  const char *arm = "{\"os\":\"linux\",\"architecture\":\"arm64\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}";
+  const char *arm
+      = "{\"os\":\"linux\",\"architecture\":\"arm64\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}";
   const char **ids = NULL;
   CHECK (img_json_parse (arm, strlen (arm), "c", &v, &err) == 0);
   CHECK (img_config_check (v, 0, &ids, &err) < 0);
