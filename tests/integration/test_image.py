@@ -10,9 +10,12 @@ import hashlib
 import io
 import json
 import os
+import pty
+import select
 import shutil
 import subprocess
 import tarfile
+import time
 
 import pytest
 
@@ -479,3 +482,79 @@ def test_index_picks_linux_amd64_and_ref(images, workdir):
         images.ok("image", "unbundle", bundle)
     r = images("image", "import", "--ref", "nothere", multi)
     assert r.rc != 0 and "no image is named" in r.err
+
+
+# ---- interrupted imports, progress, CLI errors ----------------------------------------
+
+def big_layout(workdir, mib=96):
+    chunk = b"\0" * (4 << 20)
+    entries = [("data", "dir")] + [("data/f%02d" % i, "file", {"data": chunk}) for i in range(mib // 4)]
+    return make_layout(os.path.join(workdir, "big"), [tar_bytes(entries)], ref="big", compress="none")
+
+
+def test_killed_import_leaves_nothing_trusted(images, workdir):
+    layout = big_layout(workdir)
+    p = images.rt.popen("image", "import", "-q", layout, env=images.env)
+    tmp = os.path.join(images.root, "tmp")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (os.path.isdir(tmp) and os.listdir(tmp)):
+        time.sleep(0.001)
+    p.kill()  # SIGKILL: no cleanup code runs
+    p.wait()
+    assert images.listing("layers") == [] and images.listing("images") == []
+    assert len(images.listing("tmp")) == 1
+    # the next import removes the dead staging directory and succeeds
+    images.ok("image", "import", "-q", layout)
+    assert images.listing("tmp") == [] and len(images.listing("layers")) == 1
+    bundle = hull_rootfs(images, "big", workdir)
+    assert os.path.getsize(os.path.join(bundle, "rootfs", "data", "f00")) == 4 << 20
+    images.ok("image", "unbundle", bundle)
+
+
+def test_progress_line_on_a_terminal(images, workdir):
+    layout = big_layout(workdir, mib=40)
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([images.rt.binary, "image", "import", layout], env=images.env,
+                             stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+        os.close(slave)
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 0
+        seen = b""
+        while True:
+            r, _, _ = select.select([master], [], [], 0.2)
+            if not r:
+                break
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    assert b"importing: " in seen and b"1/1 layers" in seen, seen
+    assert len(out.strip()) == 64  # the id on stdout, not mixed with the progress line
+
+
+def test_cli_errors(images, workdir):
+    r = images("image")
+    assert r.rc != 0 and "missing command" in r.err
+    r = images("image", "frobnicate")
+    assert r.rc != 0 and "unknown command" in r.err
+    assert "import" in images.ok("image", "--help").out
+    assert "--ref" in images.ok("image", "import", "--help").out
+    r = images("image", "rm", "nothing")
+    assert r.rc != 0 and "no such image" in r.err
+    r = images("image", "import", os.path.join(workdir, "missing"))
+    assert r.rc != 0 and "missing" in r.err
+    empty = os.path.join(workdir, "empty")
+    os.makedirs(empty)
+    r = images("image", "import", empty)
+    assert r.rc != 0 and "neither an OCI image layout" in r.err
+    r = images("image", "unbundle", empty)
+    assert r.rc != 0 and "not a bundle" in r.err
+    r = images("image", "import", "--jobs", "0", empty)
+    assert r.rc != 0 and "--jobs" in r.err
+    images.assert_empty()
