@@ -15,8 +15,20 @@ for bin in "$src"/build-fuzz/fuzz_*; do
   name=$(basename "$bin" | sed 's/^fuzz_//')
   scratch=$(mktemp -d /tmp/hull-fuzz.XXXXXX)
   echo "== fuzz: $name for ${secs}s"
+  # The seed corpus: tests/fuzz/corpus/NAME, or FOLDER/fuzz/corpus/NAME for
+  # a module that keeps its fuzzer with it (vm-shim/fuzz).
+  corpus=""
+  for c in "$src/tests/fuzz/corpus/$name" "$src"/*/fuzz/corpus/"$name"; do
+    if [ -d "$c" ]; then corpus=$c; break; fi
+  done
+  if [ -z "$corpus" ]; then
+    echo "!! fuzz: $name has no seed corpus (tests/fuzz/corpus/$name): counted as a failure"
+    failed=$((failed + 1))
+    rm -rf "$scratch"
+    continue
+  fi
   if "$bin" -max_total_time="$secs" -print_final_stats=0 -artifact_prefix="$src/build-fuzz/crashes/" \
-      "$scratch" "$src/tests/fuzz/corpus/$name" >"$scratch.log" 2>&1; then
+      "$scratch" "$corpus" >"$scratch.log" 2>&1; then
     tail -n 2 "$scratch.log"
     passed=$((passed + 1))
   else
