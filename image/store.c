@@ -176,6 +176,13 @@ img_store_remove_dir (struct img_store *s, int dirfd, const char *name, hull_err
    * under its trusted name. */
   cleanup_free char *hex = img_random_hex (8);
   cleanup_free char *gone = hull_fmt ("rm-%s", hex);
+  /* Flocked like a staging directory, so that a concurrent clean-up of
+   * tmp/ leaves it to us. */
+  cleanup_close int fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : hull_make_error (err, errno, "image store: open `%s`", name);
+  if (flock (fd, LOCK_EX) < 0)
+    return hull_make_error (err, errno, "image store: lock `%s`", name);
   if (renameat (dirfd, name, s->tmp_fd, gone) < 0)
     return errno == ENOENT ? 0 : hull_make_error (err, errno, "image store: move `%s` away", name);
   return hull_rm_rf_at (s->tmp_fd, gone, err);
