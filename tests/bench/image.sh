@@ -63,6 +63,7 @@ echo "== image: $layers layers, $((blobs / 1048576)) MiB of blobs; $ROUNDS round
 WORK=$(mktemp -d /var/tmp/hull-bench-image.XXXXXX)
 cleanup() {
   for d in "$WORK"/tmpfs "$WORK"/disk; do
+    # stores of earlier rounds may hold nothing mounted; remove them as files
     HULL_IMAGE_ROOT=$d/store "$HULL" image unbundle "$d/bundle" >/dev/null 2>&1 || true
   done
   umount "$WORK/tmpfs" 2>/dev/null || true
@@ -80,8 +81,12 @@ mean() { printf "%s\n" "$@" | awk '{s+=$1} END {printf "%.3f", s/NR}'; }
 # the data is on disk: hull's import is durable by design, umoci's is not).
 bench() {
   local dir=$1 label=$2 dosync=$3 hull_times=() umoci_times=() i t0 t1 t2 t3 h u
+  # A fresh pair of directories per round, removed only at the end: ext4
+  # slows down creating inodes right after thousands were deleted
+  # (recently_deleted()), which would tax whichever tool runs next.
   for i in $(seq 1 "$ROUNDS"); do
-    rm -rf "$dir/store" "$dir/umoci"; sync
+    [ "$i" = "$ROUNDS" ] || { mkdir -p "$dir/old$i"; }
+    sync
     t0=$(now)
     HULL_IMAGE_ROOT=$dir/store "$HULL" image import -q "$CACHE/oci" >/dev/null
     [ "$dosync" = 1 ] && sync
@@ -94,6 +99,8 @@ bench() {
     h=$(echo "$t1 - $t0" | bc); u=$(echo "$t3 - $t2" | bc)
     hull_times+=("$h"); umoci_times+=("$u")
     printf "  %s round %d: hull %.3f s, umoci %.3f s\n" "$label" "$i" "$h" "$u"
+    # keep this round's trees (out of the way) until the end
+    if [ "$i" != "$ROUNDS" ]; then mv "$dir/store" "$dir/umoci" "$dir/old$i/"; fi
   done
   local hm um
   hm=$(mean "${hull_times[@]}"); um=$(mean "${umoci_times[@]}")
