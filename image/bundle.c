@@ -237,7 +237,8 @@ open_bundle_dir (struct img_store *s, int bfd, const char *bid, const char *dir,
       *path_out = hull_fmt ("%s/bundles/%s/bundle", s->root, bid);
       return openat (bfd, "bundle", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
-  if (mkdir (dir, 0755) < 0 && errno != EEXIST)
+  /* 0700, as umoci makes bundles: the rootfs holds the image's setuid files. */
+  if (mkdir (dir, 0700) < 0 && errno != EEXIST)
     return hull_make_error (err, errno, "create the bundle directory `%s`", dir);
   int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
