@@ -283,6 +283,10 @@ def test_skopeo_transports_share_layers(images, workdir):
     name = listed[0]["names"][0]
     assert name.endswith("example/three:v1")  # skopeo may prefix docker.io/
     assert_same_as_umoci(images, layout, "three", name, workdir)
+    # `docker save | gzip`: the outer tar compressed
+    with open(docker_tar, "rb") as f, gzip.open(docker_tar + ".gz", "wb") as g:
+        shutil.copyfileobj(f, g)
+    images.ok("image", "import", "--name", "from-gzip", docker_tar + ".gz")
     images.ok("image", "import", "--name", "from-oci-archive", oci_tar)
     images.ok("image", "import", "--name", "from-layout", layout)
     # the same diff-ids: every layer unpacked once
