@@ -176,6 +176,8 @@ make_parents (struct img_unpacker *u, const char *parent, hull_error_t *err)
               return fail (u, err, saved_errno, "create parent directory `%s`", parent);
             }
           nfd = hull_openat2 (base, c, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_LAYER);
+          if (mr == 0 && nfd >= 0)
+            fchmod (nfd, 0755); /* whatever the umask */
         }
       int saved_errno = errno;
       if (dfd >= 0)
