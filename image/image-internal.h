@@ -66,6 +66,8 @@ struct img_blob;
 int img_source_open (const char *path, struct img_source **out, hull_error_t *err);
 void img_source_free (struct img_source *s);
 bool img_source_has (struct img_source *s, const char *name);
+/* A member's size as the source lists it, -1 when unknown (for progress). */
+int64_t img_source_size (struct img_source *s, const char *name);
 const char *img_source_path (struct img_source *s);
 /* Reads a whole member (at most max bytes). */
 int img_source_read (struct img_source *s, const char *name, size_t max, char **buf, size_t *len,

@@ -199,8 +199,9 @@ plan_jobs (struct import *im)
       job->layer = i;
       memcpy (job->key, p->layers[i].diff_id + 7, 65);
       job->present = faccessat (im->s->layers_fd, job->key, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-      if (!job->present && p->layers[i].size >= 0)
-        im->total += p->layers[i].size;
+      int64_t size = p->layers[i].size >= 0 ? p->layers[i].size : img_source_size (im->src, p->layers[i].blob);
+      if (!job->present && size > 0)
+        im->total += size;
     }
 }
 

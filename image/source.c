@@ -21,6 +21,7 @@ struct img_source
   int fd;    /* tar, or -1 */
   off_t size;
   char **names; /* the tar's regular files */
+  uint64_t *sizes;
   size_t n_names;
 };
 
@@ -148,6 +149,8 @@ tar_scan (struct img_source *s, struct img_blob *b, const char *want, uint64_t *
       if (want == NULL)
         {
           s->names = xreallocarray (s->names, s->n_names + 1, sizeof (char *));
+          s->sizes = xreallocarray (s->sizes, s->n_names + 1, sizeof (uint64_t));
+          s->sizes[s->n_names] = archive_entry_size (e) < 0 ? 0 : (uint64_t) archive_entry_size (e);
           s->names[s->n_names++] = steal_pointer (&name);
         }
       else if (strcmp (name, want) == 0)
@@ -211,6 +214,7 @@ img_source_free (struct img_source *s)
   for (size_t i = 0; i < s->n_names; i++)
     free (s->names[i]);
   free (s->names);
+  free (s->sizes);
   free (s->path);
   free (s);
 }
@@ -237,6 +241,29 @@ img_source_has (struct img_source *s, const char *name)
     if (strcmp (s->names[i], name) == 0)
       return true;
   return false;
+}
+
+int64_t
+img_source_size (struct img_source *s, const char *name)
+{
+  if (s->dirfd >= 0)
+    {
+      struct stat st;
+      int fd = hull_openat2 (s->dirfd, name, O_PATH | O_CLOEXEC, 0,
+                             RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+      int r = fd < 0 ? -1 : fstat (fd, &st);
+      if (fd >= 0)
+        close (fd);
+      return r < 0 ? -1 : (int64_t) st.st_size;
+    }
+  cleanup_free char *norm = NULL;
+  const char *why;
+  if (img_normalize_name (name, &norm, &why) < 0)
+    return -1;
+  for (size_t i = 0; i < s->n_names; i++)
+    if (strcmp (s->names[i], norm) == 0)
+      return (int64_t) s->sizes[i];
+  return -1;
 }
 
 int
