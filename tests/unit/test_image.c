@@ -622,6 +622,18 @@ TEST (union_lookup_through_layers)
   CHECK (read_union (fds, 2, "/opq/old", buf, sizeof (buf)) == -ENOENT);
   CHECK (read_union (fds + 1, 1, "/opq/old", buf, sizeof (buf)) == 0);
   CHECK (read_union (fds, 2, "/etc/passwd/x", buf, sizeof (buf)) == -ENOTDIR);
+  symlinkat ("/loop", b.layer_fd, "loop");
+  CHECK (read_union (fds, 2, "/loop", buf, sizeof (buf)) == -ELOOP);
+  CHECK (read_union (fds, 2, "/etc", buf, sizeof (buf)) == -EISDIR);
+  hull_error_t err = NULL;
+  int dfd = img_union_open_any (fds, 2, "/usr/lib", &err);
+  struct stat st;
+  CHECK (dfd >= 0 && fstat (dfd, &st) == 0 && S_ISDIR (st.st_mode));
+  close (dfd);
+  dfd = img_union_open_any (fds, 2, "/", &err);
+  struct stat top;
+  CHECK (dfd >= 0 && fstat (dfd, &st) == 0 && fstat (b.layer_fd, &top) == 0 && st.st_ino == top.st_ino);
+  close (dfd);
   area_free (&a);
   area_free (&b);
 }
