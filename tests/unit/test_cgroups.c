@@ -258,7 +258,7 @@ TEST (plan_special_values)
     { "{\"memory\":{\"limit\":100,\"swap\":100}}", "memory.swap.max=0\nmemory.max=100\n" },
     { "{\"memory\":{\"limit\":100}}", "memory.max=100\n" },
     { "{\"memory\":{\"limit\":-1,\"swap\":300}}", "memory.swap.max=300\nmemory.max=max\n" },
-    { "{\"pids\":{\"limit\":0}}", "pids.max=max\n" },
+    { "{\"pids\":{\"limit\":0}}", "" }, /* 0 is "not set", as in runc */
     { "{\"pids\":{\"limit\":-1}}", "pids.max=max\n" },
     { "{\"cpu\":{\"quota\":-1}}", "cpu.max=max 100000\n" },
     { "{\"cpu\":{\"quota\":20000}}", "cpu.max=20000 100000\n" },
