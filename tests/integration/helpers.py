@@ -8,8 +8,10 @@ HULL=/usr/sbin/runc, which is how the tests themselves are validated."""
 
 import json
 import os
+import pty
 import re
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -392,3 +394,33 @@ def kill_pids(pids):
 
 def parse_id_list(text):
     return [int(x) for x in re.findall(r"\d+", text)]
+
+
+# ---- a terminal in the foreground ---------------------------------------------------
+
+def run_under_pty(argv, wait_for, reply, timeout=20):
+    """Runs argv with a new pty as its stdio, as a person at a terminal would;
+    once the output contains `wait_for`, types `reply`.  Returns (rc, output)."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    out, sent = b"", False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([master], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break  # EIO: every slave fd is closed
+            if not chunk:
+                break
+            out += chunk
+        if not sent and wait_for in out:
+            os.write(master, reply)
+            sent = True
+        if p.poll() is not None and not r:
+            break
+    rc = p.wait(timeout=timeout)
+    os.close(master)
+    return rc, out

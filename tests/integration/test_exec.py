@@ -2,15 +2,11 @@
 
 import json
 import os
-import pty
 import re
-import select
-import subprocess
-import time
 
 import pytest
 
-from helpers import ConsoleSocket
+from helpers import ConsoleSocket, run_under_pty
 
 
 @pytest.fixture
@@ -120,29 +116,9 @@ def test_exec_tty_detach_without_console_socket_refused(rt, running, cid):
 
 
 def test_exec_tty_foreground_relay(rt, running, cid):
-    master, slave = pty.openpty()
-    p = subprocess.Popen(rt.argv(["exec", "-t", cid, "sh", "-c", "tty; read l; echo got:$l; exit 3"]),
-                         stdin=slave, stdout=slave, stderr=slave, close_fds=True)
-    os.close(slave)
-    out, sent = b"", False
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([master], [], [], 0.2)
-        if r:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        if not sent and b"/dev/pts/" in out:
-            os.write(master, b"hi\r")
-            sent = True
-        if p.poll() is not None and not r:
-            break
-    assert p.wait(timeout=20) == 3, out
-    os.close(master)
+    rc, out = run_under_pty(rt.argv(["exec", "-t", cid, "sh", "-c", "tty; read l; echo got:$l; exit 3"]),
+                            b"/dev/pts/", b"hi\r")
+    assert rc == 3, out
     assert b"got:hi" in out, out
 
 

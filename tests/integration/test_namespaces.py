@@ -3,12 +3,10 @@ domainname, oomScoreAdj, --no-pivot, and `run` in the foreground with a
 terminal."""
 
 import os
-import pty
-import select
-import subprocess
-import time
 
 import pytest
+
+from helpers import run_under_pty
 
 
 def _ns_of(c, typ):
@@ -159,30 +157,7 @@ def test_run_foreground_with_terminal(hull_binary, rt, bundle, cid):
     and relays it, as runc does in the foreground."""
     bundle.edit(lambda c: c["process"].__setitem__("terminal", True)).sh(
         "tty; read line; echo got:$line; exit 4")
-    master, slave = pty.openpty()
-    p = subprocess.Popen(rt.argv(["run", "--bundle", bundle.path, cid]),
-                         stdin=slave, stdout=slave, stderr=slave, close_fds=True)
-    os.close(slave)
-    out = b""
-    deadline = time.monotonic() + 20
-    sent = False
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([master], [], [], 0.2)
-        if r:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        if not sent and b"/dev/pts/" in out:
-            os.write(master, b"hello\r")
-            sent = True
-        if p.poll() is not None and not r:
-            break
-    rc = p.wait(timeout=20)
-    os.close(master)
+    rc, out = run_under_pty(rt.argv(["run", "--bundle", bundle.path, cid]), b"/dev/pts/", b"hello\r")
     assert b"/dev/pts/" in out, out
     assert b"got:hello" in out, out
     assert rc == 4, out
