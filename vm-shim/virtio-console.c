@@ -13,7 +13,10 @@
 #include <sys/epoll.h>
 
 #define CONSOLE_QUEUE_SIZE 256
-#define CONSOLE_BATCH 64 /* chains per port per round, to stay fair */
+/* Chains per queue per round: a guest that keeps adding buffers must not
+ * keep the loop thread (and the signals it reads) to itself.  A round that
+ * stops there kicks the queue again, to continue after the other fds. */
+#define CONSOLE_BATCH 64
 #define CTRL_RX_Q 2
 #define CTRL_TX_Q 3
 
@@ -33,6 +36,7 @@ struct console_port
   bool in_watched, out_watched;
   bool in_pollable, out_pollable; /* false for regular files: always ready */
   bool guest_ready;               /* PORT_READY received */
+  bool guest_open;                /* a guest process has the port open */
   bool close_out_when_drained;    /* the guest closed the port */
   bool tx_busy;                   /* tx holds a chain being written out */
   unsigned tx_seg;                /* first iovec of tx not yet written */
@@ -163,6 +167,7 @@ static void port_drain (struct console_port *p);
 static void
 console_port_open_by_guest (struct console_port *p, bool open)
 {
+  p->guest_open = open;
   if (open)
     {
       port_fill (p);
@@ -216,7 +221,8 @@ console_control_from_guest (struct vm_console *c)
   struct vm_virtqueue *vq = vm_virtio_queue (c->t, CTRL_TX_Q);
   hull_error_t err = NULL;
   bool pushed = false;
-  for (int r; vq && (r = vm_vq_pop (vq, &c->scratch, &err)) != 0;)
+  int n = 0;
+  for (int r; vq && n < CONSOLE_BATCH && (r = vm_vq_pop (vq, &c->scratch, &err)) != 0; n++)
     {
       struct virtio_console_control m;
       if (r < 0)
@@ -241,6 +247,8 @@ console_control_from_guest (struct vm_console *c)
     }
   if (pushed && vm_vq_should_signal (vq))
     vm_virtio_signal (c->t);
+  if (n == CONSOLE_BATCH)
+    vm_virtio_kick_self (c->t, CTRL_TX_Q);
 }
 
 /* ---- data ------------------------------------------------------------------------ */
@@ -261,12 +269,15 @@ port_fill (struct console_port *p)
   struct vm_virtqueue *vq = vm_virtio_queue (c->t, port_rx_q (p->id));
   hull_error_t err = NULL;
   bool pushed = false;
-  if (!vq || !p->guest_ready || p->in_fd < 0 || !vm_virtio_active (c->t))
+  /* Linux drops what arrives on a port no guest process has open: the
+   * host's input waits for the open (as QEMU's virtserialport does). */
+  if (!vq || !p->guest_open || p->in_fd < 0 || !vm_virtio_active (c->t))
     {
       port_watch (p, false, false); /* else a readable fd would spin the loop */
       return;
     }
-  for (int n = 0; n < CONSOLE_BATCH; n++)
+  int n = 0;
+  for (; n < CONSOLE_BATCH; n++)
     {
       int r = vm_vq_pop (vq, &c->scratch, &err);
       if (r < 0)
@@ -297,10 +308,14 @@ port_fill (struct console_port *p)
         }
       vm_vq_push (vq, c->scratch.head, (uint32_t)got);
       pushed = true;
-      port_watch (p, false, true); /* batch ended: come back if there is more */
+      port_watch (p, false, true);
     }
   if (pushed && vm_vq_should_signal (vq))
     vm_virtio_signal (c->t);
+  /* The round ended with buffers and maybe data left; a regular file is
+   * never watched, so come back through the queue. */
+  if (n == CONSOLE_BATCH)
+    vm_virtio_kick_self (c->t, port_rx_q (p->id));
 }
 
 /* Skips `done` bytes of the pending chain's buffers. */
@@ -363,7 +378,8 @@ port_drain (struct console_port *p)
       port_watch (p, true, false);
       return;
     }
-  for (int n = 0; n < CONSOLE_BATCH; n++)
+  int n = 0;
+  for (; n < CONSOLE_BATCH; n++)
     {
       if (!p->tx_busy)
         {
@@ -380,15 +396,18 @@ port_drain (struct console_port *p)
           port_tx_advance (p, 0);
         }
       if (!port_tx_write (p))
-        return; /* out_fd is full: console_on_out resumes */
+        break; /* out_fd is full: console_on_out resumes */
       vm_vq_push (vq, p->tx.head, 0);
       p->tx_busy = false;
       pushed = true;
     }
-  port_watch (p, true, false);
+  if (!p->tx_busy)
+    port_watch (p, true, false);
   if (pushed && vm_vq_should_signal (vq))
     vm_virtio_signal (c->t);
-  if (!p->tx_busy && p->close_out_when_drained && !vm_vq_enable_notify (vq))
+  if (n == CONSOLE_BATCH)
+    vm_virtio_kick_self (c->t, port_tx_q (p->id)); /* more may wait: after the other fds */
+  else if (!p->tx_busy && p->close_out_when_drained && !vm_vq_enable_notify (vq))
     port_close (p, true);
 }
 
@@ -451,11 +470,20 @@ console_reset (void *dev)
       struct console_port *p = &c->ports[i];
       port_watch (p, false, false);
       port_watch (p, true, false);
-      p->guest_ready = p->tx_busy = false;
+      p->guest_ready = p->guest_open = p->tx_busy = false;
     }
   for (size_t i = 0; i < c->n_msgs; i++)
     free (c->msgs[i].name);
   c->n_msgs = 0;
+}
+
+/* DRIVER_OK: anything the driver queued before it is taken now. */
+static void
+console_activate (void *dev)
+{
+  struct vm_console *c = dev;
+  console_control_from_guest (c);
+  console_flush_msgs (c);
 }
 
 static void
@@ -472,6 +500,7 @@ static const struct vm_virtio_ops console_ops = {
   .queue_max_size = CONSOLE_QUEUE_SIZE,
   .config_size = sizeof (struct virtio_console_config),
   .config_read = console_config_read,
+  .activate = console_activate,
   .queue_notify = console_queue_notify,
   .reset = console_reset,
 };

@@ -98,6 +98,14 @@ vm_virtio_signal (struct vm_virtio *t)
 }
 
 void
+vm_virtio_kick_self (struct vm_virtio *t, unsigned q)
+{
+  uint64_t one = 1;
+  if (q < t->ops->n_queues)
+    (void)!write (t->kicks[q].fd, &one, sizeof (one));
+}
+
+void
 vm_virtio_set_broken (struct vm_virtio *t, const char *what, hull_error_t *err)
 {
   if (!t->broken)

@@ -101,6 +101,8 @@ void vm_virtio_mmio_release_all (struct vm *vm);
 struct vm_virtqueue *vm_virtio_queue (struct vm_virtio *t, unsigned q); /* NULL unless ready */
 bool vm_virtio_active (struct vm_virtio *t);                            /* DRIVER_OK and not broken */
 void vm_virtio_signal (struct vm_virtio *t);                            /* used buffers: interrupt */
+/* Queues q's work for the loop's next round, as a guest kick would. */
+void vm_virtio_kick_self (struct vm_virtio *t, unsigned q);
 /* The guest broke the rules: DEVICE_NEEDS_RESET, a config interrupt, a
  * note in the serial log; queues are ignored until the driver resets. */
 void vm_virtio_set_broken (struct vm_virtio *t, const char *what, hull_error_t *err);

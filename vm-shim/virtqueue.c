@@ -151,8 +151,16 @@ vm_vq_pop (struct vm_virtqueue *vq, struct vm_vq_chain *chain, hull_error_t *err
 {
   uint16_t avail_idx = vm_read_once (vq->avail->idx);
   uint16_t pending = (uint16_t)(avail_idx - vq->last_avail);
-  if (pending == 0)
+  /* Empty: with EVENT_IDX the driver only kicks when its index passes
+   * avail_event, so ask for the next one before saying "empty"; a buffer
+   * added meanwhile is seen by the re-read in vm_vq_enable_notify. */
+  if (pending == 0 && (!vq->event_idx || !vm_vq_enable_notify (vq)))
     return 0;
+  if (pending == 0)
+    {
+      avail_idx = vm_read_once (vq->avail->idx);
+      pending = (uint16_t)(avail_idx - vq->last_avail);
+    }
   if (pending > vq->size)
     return hull_make_error (err, 0, "available index %u is %u entries ahead of %u, in a queue of %u",
                             avail_idx, pending, vq->last_avail, vq->size);

@@ -12,7 +12,7 @@
 #include <linux/virtio_mmio.h>
 
 #define RAM_SIZE (2u << 20)
-#define QN 16        /* queue size the driver picks */
+#define QN 128       /* queue size the driver picks: more than one device round */
 #define BUF_SIZE 512 /* each buffer the driver posts */
 #define RING_BASE 0x10000
 #define BUF_BASE 0x80000
@@ -20,10 +20,12 @@
 struct gq /* the driver's view of one queue */
 {
   uint16_t avail_idx, used_seen;
+  uint16_t kick_base; /* avail_idx at the last kick decision (Linux: num_added) */
 };
 
 struct guest
 {
+  bool event_idx; /* negotiated: kick only when the device asks (avail_event) */
   uint8_t *ram;
   struct vm *vm;
   unsigned n_queues;
@@ -34,7 +36,7 @@ struct guest
 static uint64_t
 ring_gpa (unsigned q)
 {
-  return RING_BASE + q * 0x1000;
+  return RING_BASE + q * 0x2000;
 }
 static uint64_t
 buf_gpa (unsigned q, unsigned i)
@@ -49,12 +51,12 @@ g_desc (struct guest *g, unsigned q)
 static struct vring_avail *
 g_avail (struct guest *g, unsigned q)
 {
-  return (void *)(g->ram + ring_gpa (q) + 0x400);
+  return (void *)(g->ram + ring_gpa (q) + 0x800);
 }
 static struct vring_used *
 g_used (struct guest *g, unsigned q)
 {
-  return (void *)(g->ram + ring_gpa (q) + 0x800);
+  return (void *)(g->ram + ring_gpa (q) + 0x1000);
 }
 
 static uint32_t
@@ -91,7 +93,15 @@ g_post (struct guest *g, unsigned q, const void *data, uint32_t len, bool writab
   g_avail (g, q)->ring[slot] = (uint16_t)slot;
   __atomic_thread_fence (__ATOMIC_RELEASE);
   g_avail (g, q)->idx = ++g->q[q].avail_idx;
-  if (kick)
+  if (!kick)
+    return;
+  __atomic_thread_fence (__ATOMIC_SEQ_CST);
+  /* As Linux's virtqueue_kick_prepare: with EVENT_IDX, only when the
+   * buffers added since the last kick pass the device's avail_event. */
+  uint16_t old = g->q[q].kick_base, new = g->q[q].avail_idx;
+  uint16_t avail_event = *(uint16_t *)&g_used (g, q)->ring[QN];
+  g->q[q].kick_base = new;
+  if (!g->event_idx || (uint16_t)(new - avail_event - 1) < (uint16_t)(new - old))
     mmio_write (g, VIRTIO_MMIO_QUEUE_NOTIFY, q);
 }
 
@@ -119,8 +129,8 @@ g_setup_queues (struct guest *g, unsigned n)
       mmio_write (g, VIRTIO_MMIO_QUEUE_NUM, QN);
       mmio_write (g, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)ring_gpa (q));
       mmio_write (g, VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
-      mmio_write (g, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)ring_gpa (q) + 0x400);
-      mmio_write (g, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)ring_gpa (q) + 0x800);
+      mmio_write (g, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)ring_gpa (q) + 0x800);
+      mmio_write (g, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)ring_gpa (q) + 0x1000);
       mmio_write (g, VIRTIO_MMIO_QUEUE_READY, 1);
     }
   return 0;
@@ -130,6 +140,7 @@ g_setup_queues (struct guest *g, unsigned n)
 static int
 g_init_device (struct guest *g, uint64_t features)
 {
+  g->event_idx = features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
   memset (g->q, 0, sizeof (g->q));
   memset (g->ram + RING_BASE, 0, BUF_BASE - RING_BASE);
   mmio_write (g, VIRTIO_MMIO_STATUS, 0);
@@ -157,7 +168,10 @@ g_control (struct guest *g, uint32_t id, uint16_t event, uint16_t value)
   g_post (g, 3, &m, sizeof (m), false, true);
 }
 
-static const uint64_t default_features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_CONSOLE_F_MULTIPORT);
+/* What Linux's drivers take: event indices and indirect descriptors too. */
+static const uint64_t default_features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_CONSOLE_F_MULTIPORT)
+                                         | (1ULL << VIRTIO_RING_F_EVENT_IDX)
+                                         | (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 
 static struct guest *
 guest_new (struct vm_port *ports, unsigned n)
@@ -230,7 +244,13 @@ g_bring_up (struct guest *g, unsigned n_ports, char names[][16])
           g_post (g, 2, NULL, BUF_SIZE, true, true); /* recycle */
         }
     }
-  return added == n_ports && named == n_ports && opened == n_ports ? 0 : -4;
+  if (added != n_ports || named != n_ports || opened != n_ports)
+    return -4;
+  /* A guest process opens each port, as Linux's port_fops_open says. */
+  for (unsigned p = 0; p < n_ports; p++)
+    g_control (g, p, VIRTIO_CONSOLE_PORT_OPEN, 1);
+  pump (g);
+  return 0;
 }
 
 struct pipes
@@ -324,6 +344,81 @@ TEST (ports_are_announced_named_and_carry_data_both_ways)
   CHECK (read (b.out[0], buf, sizeof (buf)) == 0);
   close (b.out[0]);
   guest_free (g);
+}
+
+TEST (host_input_waits_for_a_guest_open)
+{
+  struct pipes a;
+  make_pipes (&a);
+  struct vm_port ports[] = { { "hull.stdin", a.in[0], -1 } };
+  struct guest *g = guest_new (ports, 1);
+  close (a.in[0]);
+  CHECK (write (a.in[1], "early", 5) == 5); /* before the guest opens the port */
+  char names[1][16];
+  CHECK (g_bring_up (g, 1, names) == 0); /* opens it at the end */
+  void *d;
+  uint32_t len;
+  CHECK (g_take (g, 0, &d, &len) && len == 5 && memcmp (d, "early", 5) == 0);
+  g_control (g, 0, VIRTIO_CONSOLE_PORT_OPEN, 0); /* closed: input waits again */
+  pump (g);
+  CHECK (write (a.in[1], "later", 5) == 5);
+  pump (g);
+  CHECK (!g_take (g, 0, &d, &len));
+  g_control (g, 0, VIRTIO_CONSOLE_PORT_OPEN, 1);
+  pump (g);
+  CHECK (g_take (g, 0, &d, &len) && len == 5 && memcmp (d, "later", 5) == 0);
+  close (a.in[1]);
+  guest_free (g);
+}
+
+TEST (regular_files_flow_past_one_round)
+{
+  char *dir = vmt_tmpdir ();
+  cleanup_free char *in = hull_fmt ("%s/in", dir);
+  cleanup_free char *out = hull_fmt ("%s/out", dir);
+  static uint8_t data[200 * BUF_SIZE];
+  for (size_t i = 0; i < sizeof (data); i++)
+    data[i] = (uint8_t)(i * 7 + i / 251);
+  int fd = open (in, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  CHECK (hull_write_all (fd, data, sizeof (data)) == (ssize_t)sizeof (data));
+  close (fd);
+  int in_fd = open (in, O_RDONLY | O_CLOEXEC);
+  int out_fd = open (out, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  struct vm_port ports[] = { { "hull.in", in_fd, -1 }, { "hull.out", -1, out_fd } };
+  struct guest *g = guest_new (ports, 2);
+  close (in_fd);
+  close (out_fd);
+  char names[2][16];
+  CHECK (g_bring_up (g, 2, names) == 0);
+  /* 100 receive buffers (Linux fills the whole queue): more than a round. */
+  for (int i = 0; i < 96; i++)
+    g_post (g, 0, NULL, BUF_SIZE, true, i == 95);
+  /* The guest copies the input port to the output port, as `cat` would,
+   * re-posting receive buffers as it goes. */
+  size_t moved = 0;
+  for (int round = 0; round < 2000 && moved < sizeof (data); round++)
+    {
+      void *d;
+      uint32_t len;
+      while (g_take (g, 0, &d, &len))
+        {
+          g_post (g, 5, d, len, false, true);
+          moved += len;
+          g_post (g, 0, NULL, BUF_SIZE, true, true);
+        }
+      pump (g);
+      while (g_take (g, 5, &d, &len))
+        ;
+    }
+  pump (g);
+  guest_free (g);
+  cleanup_free char *copy = NULL;
+  size_t len = 0;
+  hull_error_t err = NULL;
+  CHECK (hull_read_file_at (AT_FDCWD, out, 1 << 20, &copy, &len, &err) == 0);
+  vmt_cleanup (dir);
+  CHECK (moved == sizeof (data));
+  CHECK (len == sizeof (data) && memcmp (copy, data, len) == 0);
 }
 
 TEST (slow_reader_stalls_only_its_port)

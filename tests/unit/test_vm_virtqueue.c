@@ -348,6 +348,28 @@ TEST (event_idx_signals_only_when_asked)
   free (d);
 }
 
+/* With EVENT_IDX a driver kicks only when its index passes avail_event: a
+ * device that finds the ring empty must have asked for the next buffer. */
+TEST (empty_pop_asks_for_the_next_kick)
+{
+  struct drv *d = drv_new (QSIZE);
+  hull_error_t err = NULL;
+  d->vq.event_idx = true;
+  CHECK (vm_vq_setup (&d->vq, &d->mem, &err) == 0);
+  uint16_t *avail_event = (uint16_t *)&((struct vring_used *)gpa (d, USED_GPA))->ring[QSIZE];
+  for (unsigned i = 0; i < 3; i++)
+    {
+      set_desc (d, DESC_GPA, i, DATA_GPA, 1, 0, 0);
+      publish (d, (uint16_t)i);
+    }
+  CHECK (*avail_event == 0);
+  for (unsigned i = 0; i < 3; i++)
+    CHECK (vm_vq_pop (&d->vq, &chain, &err) == 1);
+  CHECK (vm_vq_pop (&d->vq, &chain, &err) == 0);
+  CHECK (*avail_event == 3);
+  free (d);
+}
+
 TEST (copy_across_segments)
 {
   struct drv *d = drv_new (QSIZE);
