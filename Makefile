@@ -107,4 +107,7 @@ clean:
 -include tests/vm/vm.mk
 -include vm-shim/vm-shim.mk
 
+# vm-shim keeps its fuzzer (and corpus) with it; the suite runs it too.
+fuzz-bins: build-fuzz/fuzz_vm_virtqueue
+
 -include $(DEPS)
