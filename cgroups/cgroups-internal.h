@@ -11,8 +11,6 @@ void cg_warn (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 
 /* "<mount><path>", e.g. "/sys/fs/cgroup/unified/hull/abc". */
 char *cg_abs_path (const char *path, hull_error_t *err);
-/* Opens the cgroup directory of path (O_RDONLY | O_DIRECTORY). */
-int cg_open_dir (const char *path, hull_error_t *err);
 
 /* Reads dirfd/file whole; the error names `file` only (callers add the
  * cgroup).  Status ENOENT when the file does not exist. */

@@ -24,6 +24,8 @@ int cg_resolve_path (const char *cgroups_path, const char *id, char **out, hull_
  * *created tells whether the leaf was made by this call (so only that is
  * removed on failure). */
 int cg_create (const char *path, bool *created, hull_error_t *err);
+/* Opens the existing cgroup directory of path (O_RDONLY | O_DIRECTORY). */
+int cg_open_dir (const char *path, hull_error_t *err);
 
 /* Sends sig to every process of the cgroup (cgroup.kill for SIGKILL). */
 int cg_kill_all (const char *path, int sig, hull_error_t *err);

@@ -55,15 +55,10 @@ print_stats (struct hull_container *c, hull_error_t *err)
 static int
 open_memory_events (struct hull_container *c)
 {
-  const char *mnt;
   hull_error_t ignored = NULL;
-  if (cg_mount_point (&mnt, NULL, &ignored) < 0)
-    {
-      hull_error_release (&ignored);
-      return -1;
-    }
-  cleanup_free char *path = hull_fmt ("%s%s/memory.events", mnt, c->state->cgroup_path);
-  return open (path, O_RDONLY | O_CLOEXEC);
+  cleanup_close int dir = cg_open_dir (c->state->cgroup_path, &ignored);
+  hull_error_release (&ignored);
+  return dir < 0 ? -1 : openat (dir, "memory.events", O_RDONLY | O_CLOEXEC);
 }
 
 /* Prints one oom event per new OOM kill counted since *seen. */

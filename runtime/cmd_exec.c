@@ -208,16 +208,7 @@ build_process (const struct oci_config *config, const struct exec_opts *e, char 
 static int
 open_cgroup (const struct oci_state *s, hull_error_t *err)
 {
-  const char *mnt;
-  if (s->cgroup_path == NULL)
-    return -1;
-  if (cg_mount_point (&mnt, NULL, err) < 0)
-    return -1;
-  cleanup_free char *path = hull_fmt ("%s%s", mnt, s->cgroup_path);
-  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return hull_make_error (err, errno, "open the container's cgroup `%s`", path);
-  return fd;
+  return s->cgroup_path ? cg_open_dir (s->cgroup_path, err) : -1;
 }
 
 /* The console: the caller's --console-socket, or (foreground -t) a

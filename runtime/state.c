@@ -203,23 +203,11 @@ hull_proc_start_time (pid_t pid)
 static bool
 is_frozen (struct hull_container *c)
 {
-  if (c->state->cgroup_path == NULL)
-    return false;
-  const char *mnt;
-  cleanup_free char *buf = NULL;
+  bool frozen = false;
   hull_error_t err = NULL;
-  if (cg_mount_point (&mnt, NULL, &err) < 0)
-    {
-      hull_error_release (&err);
-      return false;
-    }
-  cleanup_free char *path = hull_fmt ("%s%s/cgroup.freeze", mnt, c->state->cgroup_path);
-  if (hull_read_file_at (AT_FDCWD, path, 64, &buf, NULL, &err) < 0)
-    {
-      hull_error_release (&err);
-      return false;
-    }
-  return buf[0] == '1';
+  if (c->state->cgroup_path && cg_is_frozen (c->state->cgroup_path, &frozen, &err) < 0)
+    hull_error_release (&err); /* no cgroup left: not paused */
+  return frozen;
 }
 
 enum oci_status
