@@ -21,12 +21,12 @@ parse_duration (const char *s, uint64_t *ms, hull_error_t *err)
     {
       char *end;
       errno = 0;
-      unsigned long long v = strtoull (p, &end, 10);
+      /* strtoull takes "-3" and wraps it: only digits may start a term. */
+      unsigned long long v = *p >= '0' && *p <= '9' ? strtoull (p, &end, 10) : (end = (char *) p, 0);
       if (errno || end == p)
         return hull_make_error (err, 0, "events: --interval `%s` is not a duration like 5s or 500ms", s);
-      size_t i = 0;
-      while (i < 4 && !(hull_str_has_prefix (end, units[i].unit)
-                        && !(units[i].unit[0] == 'm' && units[i].unit[1] == '\0' && end[1] == 's')))
+      size_t i = 0; /* "ms" comes before "m" in units[], so it wins */
+      while (i < 4 && !hull_str_has_prefix (end, units[i].unit))
         i++;
       if (i == 4)
         return hull_make_error (err, 0, "events: --interval `%s`: unknown unit (use ms, s, m or h)", s);

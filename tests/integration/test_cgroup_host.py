@@ -135,3 +135,28 @@ def test_update_bad_value_refused(rt, bundle, cid, workdir):
     assert r.rc != 0 and "shares" in r.err, r.err
     r = rt("update", "--memory", "12q", cid)
     assert r.rc != 0 and "--memory" in r.err, r.err
+
+
+@pytest.mark.hull_only
+@pytest.mark.parametrize("interval", ["5x", "0s", "s", "1m-3s"])
+def test_events_bad_interval_refused(rt, bundle, cid, workdir, interval):
+    _counter(rt, bundle, cid, workdir)
+    r = rt("events", "--interval", interval, cid)
+    assert r.rc != 0 and "--interval" in r.err and r.out == "", r.describe()
+
+
+@pytest.mark.hull_only
+def test_events_interval_with_minutes_and_ms_accepted(rt, bundle, cid, workdir):
+    _counter(rt, bundle, cid, workdir)
+    # A valid interval starts the stream: the first stats event comes at once.
+    p = rt.popen("events", "--interval", "1m500ms", cid)
+    import time
+    for _ in range(200):
+        with open(p.out_path) as f:
+            if f.readline().startswith("{"):
+                break
+        time.sleep(0.05)
+    p.kill()
+    p.wait()
+    with open(p.out_path) as f:
+        assert json.loads(f.readline())["type"] == "stats"
