@@ -144,6 +144,9 @@ hull_cmd_events (struct hull_context *ctx, int argc, char **argv, hull_error_t *
   if (hull_container_status (ct) == OCI_STATUS_STOPPED)
     return hull_make_error (err, 0, "container `%s` is stopped", ct->id);
   if (ct->state->cgroup_path == NULL)
-    return hull_make_error (err, 0, "container `%s` has no cgroup", ct->id);
+    return hull_make_error (err, 0,
+                            "events: container `%s` has no cgroup (a rootless container without a "
+                            "writable cgroup)",
+                            ct->id);
   return (once ? print_stats (ct, err) : stream (ct, interval_ms, err)) < 0 ? -1 : 0;
 }

@@ -59,5 +59,10 @@ hull_cmd_kill (struct hull_context *ctx, int argc, char **argv, hull_error_t *er
     return hull_make_error (err, 0, "container `%s` is %s: container not running", ct->id, oci_status_names[st]);
   if (all && ct->state->cgroup_path)
     return cg_kill_all (ct->state->cgroup_path, sig, err) < 0 ? -1 : 0;
+  /* Rootless without a cgroup nothing lists the processes; SIGKILL of the
+   * init still takes its whole pid namespace down. */
+  if (all && sig != SIGKILL)
+    hull_warn ("container `%s` has no cgroup (rootless): --all sends signal %d to the init only", ct->id,
+               sig);
   return signal_init (ct, sig, err) < 0 ? -1 : 0;
 }

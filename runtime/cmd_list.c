@@ -24,7 +24,9 @@ load_all (struct hull_context *ctx, struct row **rows, size_t *n, hull_error_t *
   *n = 0;
   DIR *d = opendir (ctx->root);
   if (d == NULL)
-    return errno == ENOENT ? 0 : hull_make_error (err, errno, "open state root `%s`", ctx->root);
+    return errno == ENOENT
+               ? 0
+               : hull_make_error (err, errno, "open state root `%s`%s", ctx->root, hull_root_hint (errno));
   struct dirent *de;
   while ((de = readdir (d)) != NULL)
     {

@@ -35,7 +35,10 @@ freeze_cmd (struct hull_context *ctx, int argc, char **argv, bool pause, hull_er
     return hull_make_error (err, 0, "cannot %s container `%s`: it is %s, not %s", help->name, ct->id,
                             oci_status_names[st], oci_status_names[want]);
   if (ct->state->cgroup_path == NULL)
-    return hull_make_error (err, 0, "container `%s` has no cgroup", ct->id);
+    return hull_make_error (err, 0,
+                            "cannot %s container `%s`: it has no cgroup (a rootless container "
+                            "without a writable cgroup cannot be frozen)",
+                            help->name, ct->id);
   if (cg_freeze (ct->state->cgroup_path, pause, err) < 0)
     return -1;
   ct->state->status = pause ? OCI_STATUS_PAUSED : OCI_STATUS_RUNNING;

@@ -126,7 +126,10 @@ hull_cmd_ps (struct hull_context *ctx, int argc, char **argv, hull_error_t *err)
   if (hull_container_load (ctx, id, false, &ct, err) < 0)
     return -1;
   if (ct->state->cgroup_path == NULL)
-    return hull_make_error (err, 0, "container `%s` has no cgroup", id);
+    return hull_make_error (err, 0,
+                            "ps: container `%s` has no cgroup (a rootless container without a "
+                            "writable cgroup)",
+                            id);
   cleanup_free pid_t *pids = NULL;
   size_t n = 0;
   if (cg_pids (ct->state->cgroup_path, &pids, &n, err) < 0)

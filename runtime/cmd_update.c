@@ -194,6 +194,11 @@ update_container (struct hull_context *ctx, const char *id, struct oci_resources
   enum oci_status st = hull_container_status (c);
   if (st == OCI_STATUS_STOPPED || st == OCI_STATUS_CREATING)
     return hull_make_error (err, 0, "cannot update container `%s`: it is %s", id, oci_status_names[st]);
+  if (c->state->cgroup_path == NULL)
+    return hull_make_error (err, 0,
+                            "cannot update container `%s`: it has no cgroup (a rootless container "
+                            "without a writable cgroup has no limits to change)",
+                            id);
   struct oci_config *config = hull_container_config (c, err);
   if (config == NULL)
     return -1;

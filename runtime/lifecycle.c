@@ -249,7 +249,7 @@ spawn_init (struct hull_context *ctx, const struct hull_create_opts *o, struct c
  * user's.  As runc, every device of linux.devices is allowed on top of the
  * config's rules (cg_apply_devices adds the default allow list). */
 static int
-apply_cgroup (const struct create_plan *p, int cgroup_fd, hull_error_t *err)
+apply_cgroup (struct hull_context *ctx, const struct create_plan *p, int cgroup_fd, hull_error_t *err)
 {
   const struct oci_linux *l = p->config->linux_;
   const struct oci_resources *r = &l->resources;
@@ -269,8 +269,74 @@ apply_cgroup (const struct create_plan *p, int cgroup_fd, hull_error_t *err)
                                                .major = { true, d->major }, .minor = { true, d->minor },
                                                .access = (char *) "rwm" };
     }
-  if (cg_apply_devices (cgroup_fd, rules, n, err) < 0)
-    return hull_error_wrap (err, "linux.resources.devices");
+  /* Rootless, a device program cannot be attached (it needs CAP_BPF and
+   * CAP_SYS_ADMIN on the host) and would add nothing: a user namespace
+   * cannot make device nodes, only bind the ones its user may open.  runc
+   * ignores this error in rootless mode too. */
+  hull_error_t local = NULL;
+  if (cg_apply_devices (cgroup_fd, rules, n, &local) == 0)
+    return 0;
+  if (ctx->rootless && (local->status == EPERM || local->status == EACCES))
+    {
+      hull_debug ("rootless: no device cgroup: %s", local->msg);
+      hull_error_release (&local);
+      return 0;
+    }
+  *err = local;
+  return hull_error_wrap (err, "linux.resources.devices");
+}
+
+/* The first field of r a cgroup must enforce (devices aside), or NULL. */
+static int
+first_limit (const struct oci_resources *r, const char **field, hull_error_t *err)
+{
+  struct cg_plan plan = { 0 };
+  if (cg_plan_resources (r, &plan, err) < 0)
+    return -1;
+  *field = plan.n > 0 ? plan.w[0].field : NULL;
+  cg_plan_release (&plan);
+  return 0;
+}
+
+/* Rootless, as runc's cgroup v2 manager: when the user may not create the
+ * cgroup, the container runs without one if nothing needs it (no
+ * linux.cgroupsPath, no limit); otherwise create fails, saying why.
+ * *fd is -1 and the state has no cgroup path when skipped. */
+static int
+create_cgroup (struct hull_context *ctx, struct create_plan *p, struct hull_container *c, bool *created,
+               int *fd, hull_error_t *err)
+{
+  hull_error_t local = NULL;
+  *fd = cg_create (p->cgroup_path, created, &local);
+  if (*fd >= 0)
+    return 0;
+  int status = local->status;
+  if (!ctx->rootless || (status != EACCES && status != EPERM && status != EROFS))
+    {
+      *err = local;
+      return -1;
+    }
+  const struct oci_linux *l = p->config->linux_;
+  const char *limit = NULL;
+  if (first_limit (&l->resources, &limit, err) < 0)
+    {
+      hull_error_release (&local);
+      return -1;
+    }
+  if (l->cgroups_path || limit)
+    {
+      int ret = hull_make_error_code (
+          err, status,
+          "rootless: %s needs a cgroup, but %s (delegate a cgroup to this user, or "
+          "drop %s)",
+          limit ? limit : "linux.cgroupsPath", local->msg, limit ? "the limits" : "linux.cgroupsPath");
+      hull_error_release (&local);
+      return ret;
+    }
+  hull_debug ("rootless: running without a cgroup: %s", local->msg);
+  hull_error_release (&local);
+  free (steal_pointer (&c->state->cgroup_path));
+  free (steal_pointer (&p->cgroup_path));
   return 0;
 }
 
@@ -295,9 +361,9 @@ hull_create_container (struct hull_context *ctx, const struct hull_create_opts *
   /* run --image: delete removes the bundle image/ made (img_container_release). */
   if (o->image && img_container_record (c->dir_fd, p.bundle, err) < 0)
     goto undo_state;
-  if ((cgroup_fd = cg_create (p.cgroup_path, &cgroup_created, err)) < 0)
+  if (create_cgroup (ctx, &p, c, &cgroup_created, &cgroup_fd, err) < 0)
     goto undo_state;
-  if (apply_cgroup (&p, cgroup_fd, err) < 0)
+  if (cgroup_fd >= 0 && apply_cgroup (ctx, &p, cgroup_fd, err) < 0)
     goto undo_cgroup;
   if (spawn_init (ctx, o, &p, c, cgroup_fd, &pid, err) < 0)
     goto undo_cgroup;

@@ -45,6 +45,8 @@ usage (FILE *out)
                 "  --log-format text|json  log format (json: runc's JSON lines)\n"
                 "  --debug                 log debug messages\n"
                 "  --systemd-cgroup        use the systemd cgroup driver (not supported yet)\n"
+                "  --rootless true|false|auto  skip a cgroup that cannot be created when no limit needs it\n"
+                "                          (default auto: true when not run as root)\n"
                 "  -v, --version           print the version\n"
                 "  -h, --help              show this help\n"
                 "\nRun `hull COMMAND --help` for the options of a command.\n");
@@ -81,7 +83,12 @@ parse_globals (struct hull_context *ctx, int argc, char **argv, hull_error_t *er
         break;
       case OPT_DEBUG: ctx->debug = true; break;
       case OPT_SYSTEMD_CGROUP: ctx->systemd_cgroup = true; break;
-      case OPT_CRIU: case OPT_ROOTLESS: break; /* accepted for runc compatibility */
+      case OPT_CRIU: break; /* accepted for runc compatibility */
+      case OPT_ROOTLESS:
+        if (strcmp (optarg, "true") != 0 && strcmp (optarg, "false") != 0 && strcmp (optarg, "auto") != 0)
+          return hull_make_error (err, 0, "--rootless: `%s` is not `true`, `false` or `auto`", optarg);
+        ctx->rootless = strcmp (optarg, "auto") == 0 ? geteuid () != 0 : strcmp (optarg, "true") == 0;
+        break;
       case 'v': printf ("hull version 0.1.0\nspec: 1.2.0\n"); return 1;
       case 'h': usage (stdout); return 1;
       default:
@@ -110,7 +117,9 @@ default_root (void)
 int
 main (int argc, char **argv)
 {
-  struct hull_context ctx = { .root = default_root (), .program = basename (argv[0]) };
+  /* --rootless auto (runc's default): rootless when not running as root. */
+  struct hull_context ctx
+      = { .root = default_root (), .program = basename (argv[0]), .rootless = geteuid () != 0 };
   hull_error_t err = NULL;
   int r = parse_globals (&ctx, argc, argv, &err);
   if (r > 0)

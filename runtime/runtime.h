@@ -16,6 +16,9 @@ struct hull_context
   bool log_json;           /* --log-format json */
   bool debug;
   bool systemd_cgroup;
+  /* --rootless (default: euid != 0): a cgroup that cannot be created for
+   * lack of permission is skipped when the container asks for no limit. */
+  bool rootless;
   const char *program;     /* basename of argv[0] */
 };
 
@@ -55,6 +58,10 @@ struct hull_container
 int hull_validate_id (const char *id, hull_error_t *err);
 /* Opens (creating it 0700 if needed) the root directory. */
 int hull_open_root (struct hull_context *ctx, hull_error_t *err);
+/* " (without root, set XDG_RUNTIME_DIR or pass --root)" after EACCES when
+ * not root (the default root is then /run/hull unless XDG_RUNTIME_DIR is
+ * set), else "". */
+const char *hull_root_hint (int saved_errno);
 /* Creates ROOT/ID exclusively and locks it; fails if it exists. */
 int hull_container_new (struct hull_context *ctx, const char *id, struct hull_container **out, hull_error_t *err);
 /* Opens and loads ROOT/ID, with the lock when `lock`. */

@@ -26,6 +26,13 @@ hull_validate_id (const char *id, hull_error_t *err)
   return 0;
 }
 
+const char *
+hull_root_hint (int saved_errno)
+{
+  return saved_errno == EACCES && geteuid () != 0 ? " (without root, set XDG_RUNTIME_DIR or pass --root)"
+                                                  : "";
+}
+
 int
 hull_open_root (struct hull_context *ctx, hull_error_t *err)
 {
@@ -38,15 +45,15 @@ hull_open_root (struct hull_context *ctx, hull_error_t *err)
           {
             *p = '\0';
             if (mkdir (copy, 0711) < 0 && errno != EEXIST)
-              return hull_make_error (err, errno, "create state root `%s`", copy);
+              return hull_make_error (err, errno, "create state root `%s`%s", copy, hull_root_hint (errno));
             *p = '/';
           }
       if (mkdir (ctx->root, 0700) < 0 && errno != EEXIST)
-        return hull_make_error (err, errno, "create state root `%s`", ctx->root);
+        return hull_make_error (err, errno, "create state root `%s`%s", ctx->root, hull_root_hint (errno));
     }
   int fd = open (ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
-    return hull_make_error (err, errno, "open state root `%s`", ctx->root);
+    return hull_make_error (err, errno, "open state root `%s`%s", ctx->root, hull_root_hint (errno));
   return fd;
 }
 
@@ -149,7 +156,7 @@ hull_container_remove (struct hull_context *ctx, struct hull_container *c, hull_
 {
   cleanup_close int root = open (ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root < 0)
-    return hull_make_error (err, errno, "open state root `%s`", ctx->root);
+    return hull_make_error (err, errno, "open state root `%s`%s", ctx->root, hull_root_hint (errno));
   return hull_rm_rf_at (root, c->id, err);
 }
 
