@@ -6,7 +6,13 @@
  * then the others, the mount namespace last (which also moves its root and
  * cwd to the container's root), and sets up the process as the init did.
  * It reports a setup error over a SOCK_SEQPACKET socket; a successful execve
- * closes the socket (CLOEXEC), which the runtime sees as EOF. */
+ * closes the socket (CLOEXEC), which the runtime sees as EOF.
+ *
+ * Rootless, the runtime has no right to join a pid namespace owned by the
+ * container's user namespace.  The child then joins the user namespace
+ * first, the pid and time namespaces next, and clones the process with
+ * CLONE_PARENT (so the runtime still is its parent and can wait for it),
+ * reports its pid and exits. */
 #include "ns-internal.h"
 
 #include <linux/sched.h>
@@ -86,6 +92,32 @@ host_pid (void)
   return atoi (buf);
 }
 
+/* What the child reports: a setup error, or (rootless path) the pid of
+ * the process it cloned. */
+enum exec_msg_type
+{
+  EXEC_MSG_ERROR = 1,
+  EXEC_MSG_PID,
+};
+
+struct exec_msg
+{
+  int type;
+  int pid;
+  char text[4000];
+};
+
+__attribute__ ((noreturn)) static void
+child_report (int sync_fd, hull_error_t *err)
+{
+  struct exec_msg m = { .type = EXEC_MSG_ERROR };
+  snprintf (m.text, sizeof (m.text), "%s", *err ? (*err)->msg : "exec failed");
+  send (sync_fd, &m, offsetof (struct exec_msg, text) + strlen (m.text) + 1, MSG_NOSIGNAL);
+  _exit (127);
+}
+
+/* ns->fds[OCI_NS_USER] is -1 once the user namespace is joined (rootless
+ * path): joining it again would fail with EINVAL. */
 static int
 child_setup (const struct ns_exec_opts *o, struct exec_ns *ns, hull_error_t *err)
 {
@@ -104,7 +136,8 @@ child_setup (const struct ns_exec_opts *o, struct exec_ns *ns, hull_error_t *err
     return -1;
   if (ns_apply_rlimits (p, err) < 0)
     return -1;
-  if (ns_seccomp_load_early (sc, p, err) < 0 || ns_apply_user_and_caps (p, ns->fds[OCI_NS_USER] >= 0, err) < 0)
+  bool userns = oci_config_namespace (o->config, OCI_NS_USER) != NULL;
+  if (ns_seccomp_load_early (sc, p, err) < 0 || ns_apply_user_and_caps (p, userns, err) < 0)
     return -1;
   if (ns_check_executable (p, err) < 0)
     return -1;
@@ -123,10 +156,30 @@ exec_child (const struct ns_exec_opts *o, struct exec_ns *ns, int sync_fd)
     hull_make_error (&err, errno, "prctl PR_SET_DUMPABLE");
   else
     child_setup (o, ns, &err);
-  char msg[4096];
-  int n = snprintf (msg, sizeof (msg), "%s", err ? err->msg : "exec failed");
-  send (sync_fd, msg, (size_t) n + 1, MSG_NOSIGNAL);
-  _exit (127);
+  child_report (sync_fd, &err);
+}
+
+/* Rootless path, first child: user, pid and time namespaces, then the
+ * process itself as our sibling (CLONE_PARENT: the runtime's child). */
+__attribute__ ((noreturn)) static void
+exec_first_child (const struct ns_exec_opts *o, struct exec_ns *ns, int sync_fd)
+{
+  hull_error_t err = NULL;
+  if (join (ns, OCI_NS_USER, &err) < 0 || join (ns, OCI_NS_PID, &err) < 0 || join (ns, OCI_NS_TIME, &err) < 0)
+    child_report (sync_fd, &err);
+  close (steal_fd (&ns->fds[OCI_NS_USER]));
+  struct clone_args args = { .flags = CLONE_PARENT };
+  pid_t pid = syscall (SYS_clone3, &args, sizeof (args));
+  if (pid < 0)
+    {
+      hull_make_error (&err, errno, "clone the exec process in the container's pid namespace");
+      child_report (sync_fd, &err);
+    }
+  if (pid == 0)
+    exec_child (o, ns, sync_fd);
+  struct exec_msg m = { .type = EXEC_MSG_PID, .pid = pid };
+  send (sync_fd, &m, offsetof (struct exec_msg, text), MSG_NOSIGNAL);
+  _exit (0);
 }
 
 static int
@@ -151,22 +204,56 @@ clone_into_cgroup (int cgroup_fd)
   return syscall (SYS_clone3, &args, sizeof (args));
 }
 
-/* Waits for EOF (the child exec'd) or its error message. */
+/* Waits for EOF (the child exec'd) or its error message.  On the rootless
+ * path (want_pid), *pid is the first child until it reports the process's
+ * pid; the first child is then reaped and *pid becomes the process.  The
+ * process's error may overtake that report: it is kept until the pid is
+ * known, so the failed process is reaped too. */
 static int
-wait_for_exec (int sync_fd, pid_t pid, hull_error_t *err)
+wait_for_exec (int sync_fd, pid_t *pid, bool want_pid, hull_error_t *err)
 {
-  char msg[4096];
-  ssize_t r;
-  do
-    r = recv (sync_fd, msg, sizeof (msg) - 1, 0);
-  while (r < 0 && errno == EINTR);
-  if (r == 0)
-    return 0;
-  waitpid (pid, NULL, 0);
-  if (r < 0)
-    return hull_make_error (err, errno, "sync with the exec'd process");
-  msg[r] = '\0';
-  return hull_make_error (err, 0, "%s", msg);
+  char error[sizeof (((struct exec_msg *)0)->text)] = "";
+  for (;;)
+    {
+      struct exec_msg m;
+      ssize_t r;
+      do
+        r = recv (sync_fd, &m, sizeof (m) - 1, 0);
+      while (r < 0 && errno == EINTR);
+      if (r > 0 && (size_t)r >= offsetof (struct exec_msg, text) && m.type == EXEC_MSG_PID)
+        {
+          waitpid (*pid, NULL, 0);
+          *pid = m.pid;
+          want_pid = false;
+          if (error[0] == '\0')
+            continue;
+        }
+      else if (r > 0 && (size_t)r > offsetof (struct exec_msg, text) && m.type == EXEC_MSG_ERROR)
+        {
+          ((char *)&m)[r] = '\0';
+          snprintf (error, sizeof (error), "%s", m.text);
+          if (want_pid)
+            continue;
+        }
+      else if (r == 0 && error[0] == '\0')
+        return 0;
+      else if (r != 0)
+        {
+          int saved_errno = r < 0 ? errno : EPROTO;
+          waitpid (*pid, NULL, 0);
+          return hull_make_error (err, saved_errno, "sync with the exec'd process");
+        }
+      waitpid (*pid, NULL, 0);
+      return hull_make_error (err, 0, "%s", error[0] ? error : "exec failed");
+    }
+}
+
+/* Whether the runtime must let a child join the user namespace before the
+ * pid namespace: only root outside may join the pid namespace directly. */
+static bool
+exec_needs_userns_first (const struct exec_ns *ns)
+{
+  return ns->fds[OCI_NS_USER] >= 0 && geteuid () != 0;
 }
 
 int
@@ -177,19 +264,24 @@ ns_exec_spawn (const struct ns_exec_opts *o, pid_t *pid_out, hull_error_t *err)
     return -1;
   /* pid and time namespaces apply to our children only: join them here,
    * and go back to ours right after the clone, so that nothing else we fork
-   * (LeakSanitizer's tracer at exit, hooks) lands in the container. */
+   * (LeakSanitizer's tracer at exit, hooks) lands in the container.  The
+   * rootless path leaves that to its first child and never moves. */
   int ret = -1;
   int sv[2] = { -1, -1 };
+  bool two_step = exec_needs_userns_first (&ns);
   struct exec_ns own = { .fds = { [0 ... OCI_NS_TYPES - 1] = -1 } };
-  own.fds[OCI_NS_PID] = open ("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-  own.fds[OCI_NS_TIME] = open ("/proc/self/ns/time", O_RDONLY | O_CLOEXEC);
-  if (own.fds[OCI_NS_PID] < 0)
+  if (!two_step)
     {
-      hull_make_error (err, errno, "open /proc/self/ns/pid");
-      goto out;
+      own.fds[OCI_NS_PID] = open ("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+      own.fds[OCI_NS_TIME] = open ("/proc/self/ns/time", O_RDONLY | O_CLOEXEC);
+      if (own.fds[OCI_NS_PID] < 0)
+        {
+          hull_make_error (err, errno, "open /proc/self/ns/pid");
+          goto out;
+        }
+      if (join (&ns, OCI_NS_PID, err) < 0 || join (&ns, OCI_NS_TIME, err) < 0)
+        goto out;
     }
-  if (join (&ns, OCI_NS_PID, err) < 0 || join (&ns, OCI_NS_TIME, err) < 0)
-    goto out;
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     {
       hull_make_error (err, errno, "socketpair");
@@ -206,6 +298,8 @@ ns_exec_spawn (const struct ns_exec_opts *o, pid_t *pid_out, hull_error_t *err)
   if (pid == 0)
     {
       close (sv[0]);
+      if (two_step)
+        exec_first_child (o, &ns, sv[1]);
       exec_child (o, &ns, sv[1]);
     }
   close (sv[1]);
@@ -216,7 +310,7 @@ ns_exec_spawn (const struct ns_exec_opts *o, pid_t *pid_out, hull_error_t *err)
       waitpid (pid, NULL, 0);
       goto out;
     }
-  if (wait_for_exec (sv[0], pid, err) < 0)
+  if (wait_for_exec (sv[0], &pid, two_step, err) < 0)
     goto out;
   *pid_out = pid;
   ret = 0;
