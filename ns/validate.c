@@ -28,6 +28,80 @@ validate_namespaces (const struct oci_config *c, hull_error_t *err)
   return 0;
 }
 
+/* Without newuidmap/newgidmap (hull does not use them), an unprivileged
+ * caller may only map its own uid and gid, one id each; the kernel would
+ * say no more than EPERM when the map is written. */
+static int
+validate_own_map (const struct oci_id_mapping *m, size_t n, uint32_t own, const char *name, hull_error_t *err)
+{
+  if (n == 1 && m[0].host_id == own && m[0].size == 1)
+    return 0;
+  return hull_make_error (err, EPERM,
+                          "linux.%s: run without root, hull can only map the caller's own id (one entry with "
+                          "hostID %u and size 1, as `hull spec --rootless` writes); it does not use "
+                          "newuidmap/newgidmap",
+                          name, (unsigned)own);
+}
+
+/* Rootless: the caller may not make any other namespace outside a user
+ * namespace of its own. */
+static int
+validate_unprivileged (const struct oci_config *c, hull_error_t *err)
+{
+  if (geteuid () == 0)
+    return 0;
+  const struct oci_linux *l = c->linux_;
+  const struct oci_namespace *user = oci_config_namespace (c, OCI_NS_USER);
+  if (user == NULL)
+    return hull_make_error (
+        err, EPERM,
+        "linux.namespaces: run without root (euid %u), the container needs a user namespace "
+        "(make the config with `hull spec --rootless`)",
+        (unsigned)geteuid ());
+  if (user->path)
+    return 0;
+  if (validate_own_map (l->uid_mappings, l->n_uid_mappings, geteuid (), "uidMappings", err) < 0)
+    return -1;
+  return validate_own_map (l->gid_mappings, l->n_gid_mappings, getegid (), "gidMappings", err);
+}
+
+static bool
+id_mapped (const struct oci_id_mapping *m, size_t n, uint64_t id)
+{
+  for (size_t i = 0; i < n; i++)
+    if (id >= m[i].container_id && id - m[i].container_id < m[i].size)
+      return true;
+  return false;
+}
+
+/* uid= and gid= mount options (devpts, tmpfs) name ids inside the new user
+ * namespace; an unmapped one makes the mount fail with a bare EINVAL. */
+static int
+validate_mount_ids (const struct oci_config *c, hull_error_t *err)
+{
+  const struct oci_linux *l = c->linux_;
+  const struct oci_namespace *user = oci_config_namespace (c, OCI_NS_USER);
+  if (user == NULL || user->path)
+    return 0;
+  for (size_t i = 0; i < c->n_mounts; i++)
+    for (size_t j = 0; c->mounts[i].options && c->mounts[i].options[j]; j++)
+      {
+        const char *o = c->mounts[i].options[j];
+        bool uid = hull_str_has_prefix (o, "uid="), gid = hull_str_has_prefix (o, "gid=");
+        uint64_t id;
+        if ((!uid && !gid) || hull_parse_u64 (o + 4, &id) < 0)
+          continue;
+        if (!id_mapped (uid ? l->uid_mappings : l->gid_mappings, uid ? l->n_uid_mappings : l->n_gid_mappings,
+                        id))
+          return hull_make_error (
+              err, 0,
+              "mounts[%zu].options[%zu]: `%s`: %s %llu is not mapped in the container's user "
+              "namespace (linux.%s)",
+              i, j, o, uid ? "uid" : "gid", (unsigned long long)id, uid ? "uidMappings" : "gidMappings");
+      }
+  return 0;
+}
+
 int
 ns_validate_config (const struct oci_config *c, hull_error_t *err)
 {
@@ -35,7 +109,8 @@ ns_validate_config (const struct oci_config *c, hull_error_t *err)
     return hull_make_error (err, 0, "process: required to create a container");
   if (c->root == NULL || c->root->path == NULL)
     return hull_make_error (err, 0, "root.path: required");
-  if (validate_namespaces (c, err) < 0)
+  if (validate_namespaces (c, err) < 0 || validate_unprivileged (c, err) < 0
+      || validate_mount_ids (c, err) < 0)
     return -1;
   if (ns_validate_mounts (c, err) < 0)
     return -1;
