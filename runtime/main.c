@@ -28,6 +28,7 @@ static const struct command commands[] = {
   { "events", hull_cmd_events, "print a container's stats and OOM events" },
   { "spec", hull_cmd_spec, "write a default config.json" },
   { "image", hull_cmd_image, "import, list and remove images; make bundles from them" },
+  { "vm-run", hull_cmd_vm_run, "boot hull's guest VM and run a command in it (VM isolation's first step)" },
   { "features", hull_cmd_features, "print what this build supports (runtime-spec features document)" },
   { NULL, NULL, NULL },
 };

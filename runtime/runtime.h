@@ -162,6 +162,7 @@ int hull_cmd_resume (struct hull_context *, int, char **, hull_error_t *);
 int hull_cmd_update (struct hull_context *, int, char **, hull_error_t *);
 int hull_cmd_events (struct hull_context *, int, char **, hull_error_t *);
 int hull_cmd_image (struct hull_context *, int, char **, hull_error_t *);
+int hull_cmd_vm_run (struct hull_context *, int, char **, hull_error_t *);
 /* run --image (runtime/cmd_image.c): the bundle image/ makes for container
  * id, and its removal when create fails (delete removes it otherwise). */
 int hull_image_bundle (struct hull_context *ctx, const char *image, const char *id, char **bundle,

@@ -11,6 +11,9 @@
 #include <signal.h>
 #include <linux/virtio_console.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #define CONSOLE_QUEUE_SIZE 256
 /* Chains per queue per round: a guest that keeps adding buffers must not
@@ -35,6 +38,8 @@ struct console_port
   int in_fd, out_fd; /* our duplicates, -1 when none or closed */
   bool in_watched, out_watched;
   bool in_pollable, out_pollable; /* false for regular files: always ready */
+  bool in_sock, out_sock;         /* sockets: MSG_DONTWAIT instead of O_NONBLOCK */
+  int in_flags, out_flags;        /* file status flags to put back when closing, or -1 */
   bool guest_ready;               /* PORT_READY received */
   bool guest_open;                /* a guest process has the port open */
   bool close_out_when_drained;    /* the guest closed the port */
@@ -108,9 +113,13 @@ port_close (struct console_port *p, bool out)
 {
   port_watch (p, out, false);
   int *fd = out ? &p->out_fd : &p->in_fd;
+  int *flags = out ? &p->out_flags : &p->in_flags;
+  if (*fd >= 0 && *flags >= 0)
+    (void)fcntl (*fd, F_SETFL, *flags); /* the open file is shared: as we found it */
   if (*fd >= 0)
     close (*fd);
   *fd = -1;
+  *flags = -1;
 }
 
 /* ---- control messages -------------------------------------------------------------- */
@@ -261,6 +270,24 @@ port_in_eof (struct console_port *p)
   console_send (p->con, p->id, VIRTIO_CONSOLE_PORT_OPEN, port_host_connected (p), NULL);
 }
 
+static ssize_t
+port_readv (struct console_port *p, struct iovec *iov, int n)
+{
+  if (!p->in_sock)
+    return readv (p->in_fd, iov, n);
+  struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+  return recvmsg (p->in_fd, &m, MSG_DONTWAIT);
+}
+
+static ssize_t
+port_writev (struct console_port *p, struct iovec *iov, int n)
+{
+  if (!p->out_sock)
+    return writev (p->out_fd, iov, n);
+  struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+  return sendmsg (p->out_fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 /* Host -> guest: reads in_fd straight into the guest's receive buffers. */
 static void
 port_fill (struct console_port *p)
@@ -291,7 +318,7 @@ port_fill (struct console_port *p)
           break;
         }
       int iovcnt = (int)(c->scratch.n_in < IOV_MAX ? c->scratch.n_in : IOV_MAX);
-      ssize_t got = iovcnt ? readv (p->in_fd, &c->scratch.iov[c->scratch.n_out], iovcnt) : 0;
+      ssize_t got = iovcnt ? port_readv (p, &c->scratch.iov[c->scratch.n_out], iovcnt) : 0;
       if (got < 0 && (errno == EAGAIN || errno == EINTR))
         {
           vm_vq_unpop (vq);
@@ -343,7 +370,7 @@ port_tx_write (struct console_port *p)
   while (p->out_fd >= 0 && p->tx_seg < p->tx.n_out)
     {
       unsigned left = p->tx.n_out - p->tx_seg;
-      ssize_t n = writev (p->out_fd, &p->tx.iov[p->tx_seg], (int)(left < IOV_MAX ? left : IOV_MAX));
+      ssize_t n = port_writev (p, &p->tx.iov[p->tx_seg], (int)(left < IOV_MAX ? left : IOV_MAX));
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && errno == EAGAIN)
@@ -505,20 +532,77 @@ static const struct vm_virtio_ops console_ops = {
   .reset = console_reset,
 };
 
+/* The VMM's fd for one direction of a port.  The loop needs it
+ * non-blocking, but O_NONBLOCK is a flag of the open file, which the caller
+ * shares (a terminal or a pipe inherited from a shell is shared with every
+ * process using it), so it is set on the caller's open file only as a last
+ * resort, and put back when the port closes:
+ *   - a pipe or a terminal is opened again through /proc/self/fd: a new
+ *     open file of the VMM's own;
+ *   - a socket is duplicated and used with MSG_DONTWAIT;
+ *   - a regular file never blocks: duplicated, never polled;
+ *   - a pipe's write end whose reader is gone: duplicated (writes fail
+ *     with EPIPE whatever the flags);
+ *   - anything else, or what cannot be opened again (a pty master, a
+ *     serial line opened exclusively): duplicated and made non-blocking
+ *     until the port closes. */
 static int
-console_dup (int fd, const char *name, int *out, hull_error_t *err)
+console_port_fd (int fd, bool out, const char *name, int *res, bool *is_sock, int *restore, hull_error_t *err)
 {
-  *out = -1;
+  *res = *restore = -1;
+  *is_sock = false;
   if (fd < 0)
     return 0;
+  struct stat st;
+  if (fstat (fd, &st) < 0)
+    return hull_make_error (err, errno, "channel port %s: fd %d", name, fd);
+  bool ptmx = S_ISCHR (st.st_mode) && major (st.st_rdev) == 5 && minor (st.st_rdev) == 2;
+  if (S_ISFIFO (st.st_mode) || (S_ISCHR (st.st_mode) && !ptmx))
+    {
+      char path[HULL_PROC_FD_PATH_MAX];
+      int r = open (hull_proc_fd_path (fd, path), (out ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+      if (r >= 0)
+        {
+          *res = r;
+          return 0;
+        }
+    }
   int d = fcntl (fd, F_DUPFD_CLOEXEC, 3);
   if (d < 0)
     return hull_make_error (err, errno, "channel port %s: dup fd %d", name, fd);
-  *out = d;
+  *res = d;
+  *is_sock = S_ISSOCK (st.st_mode);
+  if (S_ISSOCK (st.st_mode) || S_ISREG (st.st_mode) || S_ISFIFO (st.st_mode))
+    return 0;
   int fl = fcntl (d, F_GETFL);
   if (fl < 0 || fcntl (d, F_SETFL, fl | O_NONBLOCK) < 0)
     return hull_make_error (err, errno, "channel port %s: O_NONBLOCK on fd %d", name, fd);
+  *restore = fl;
   return 0;
+}
+
+/* After the vCPUs stopped: takes every chain the guest left in the ports'
+ * transmit queues; true while some still wait for room in their fd. */
+bool
+vm_console_output_pending (struct vm *vm)
+{
+  struct vm_console *c = vm->console;
+  bool pending = false;
+  if (c == NULL)
+    return false;
+  vm_virtio_lock (c->t);
+  for (unsigned i = 0; vm_virtio_active (c->t) && i < c->n_ports; i++)
+    {
+      struct console_port *p = &c->ports[i];
+      struct vm_virtqueue *vq = vm_virtio_queue (c->t, port_tx_q (p->id));
+      if (vq == NULL)
+        continue;
+      if (!p->tx_busy && vm_vq_has_avail (vq))
+        port_drain (p);
+      pending = pending || p->tx_busy || (vm_virtio_active (c->t) && vm_vq_has_avail (vq));
+    }
+  vm_virtio_unlock (c->t);
+  return pending;
 }
 
 int
@@ -542,10 +626,12 @@ vm_console_init (struct vm *vm, hull_error_t *err)
                                   .name = cp->name,
                                   .in_fd = -1,
                                   .out_fd = -1,
+                                  .in_flags = -1,
+                                  .out_flags = -1,
                                   .in_pollable = true,
                                   .out_pollable = true };
-      if (console_dup (cp->in_fd, cp->name, &p->in_fd, err) < 0
-          || console_dup (cp->out_fd, cp->name, &p->out_fd, err) < 0)
+      if (console_port_fd (cp->in_fd, false, cp->name, &p->in_fd, &p->in_sock, &p->in_flags, err) < 0
+          || console_port_fd (cp->out_fd, true, cp->name, &p->out_fd, &p->out_sock, &p->out_flags, err) < 0)
         return -1;
     }
   c->ops = console_ops;

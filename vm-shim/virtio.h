@@ -64,6 +64,8 @@ bool vm_vq_should_signal (struct vm_virtqueue *vq);
  * meantime (process them, or they would wait for the next kick). */
 bool vm_vq_enable_notify (struct vm_virtqueue *vq);
 void vm_vq_disable_notify (struct vm_virtqueue *vq);
+/* Has the driver made chains available that were not taken yet? */
+bool vm_vq_has_avail (struct vm_virtqueue *vq);
 /* Copies up to len bytes out of / into a chain's buffers. */
 size_t vm_vq_copy_from (const struct vm_vq_chain *c, uint64_t offset, void *dst, size_t len);
 size_t vm_vq_copy_to (const struct vm_vq_chain *c, uint64_t offset, const void *src, size_t len);

@@ -219,6 +219,12 @@ vm_vq_disable_notify (struct vm_virtqueue *vq)
 }
 
 bool
+vm_vq_has_avail (struct vm_virtqueue *vq)
+{
+  return vm_read_once (vq->avail->idx) != vq->last_avail;
+}
+
+bool
 vm_vq_enable_notify (struct vm_virtqueue *vq)
 {
   if (vq->event_idx)

@@ -158,6 +158,20 @@ void vm_rtc_exit (struct vm *vm);
 /* The host/guest channel: virtio-console with cfg.ports (virtio-console.c). */
 int vm_console_init (struct vm *vm, hull_error_t *err);
 void vm_console_exit (struct vm *vm);
+/* After the vCPUs stopped: starts writing out what the guest left in the
+ * ports' transmit queues; true while some of it still waits for its fd. */
+bool vm_console_output_pending (struct vm *vm);
+/* The guest agent's control port (agent-client.c): fills ctl's fds. */
+struct vm_agent;
+#define VM_AGENT_PORTS 4 /* hull.ctl, hull.stdin, hull.stdout, hull.stderr */
+int vm_agent_init (struct vm *vm, struct vm_port *ctl, hull_error_t *err);
+/* The console duplicated the port's fd: the agent closes its copy. */
+void vm_agent_port_taken (struct vm *vm);
+void vm_agent_exit (struct vm *vm);
+/* A stop signal: true when it was forwarded to the guest's process. */
+bool vm_agent_forward_signal (struct vm *vm, int signo);
+/* After the run: reads the last messages and fills the process fields. */
+void vm_agent_collect (struct vm *vm, struct vm_stop_info *info);
 /* Appends "[hull-vmm] ...\n" to the serial log: the VMM's own notes
  * (a broken device), kept apart from the workload's output. */
 void vm_serial_note (struct vm *vm, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
@@ -228,6 +242,9 @@ struct vm
   char *cmdline_devices; /* "virtio_mmio.device=..." for the devices added */
 
   struct vm_vcpu *vcpus;
+  struct vm_agent *agent; /* with cfg.process */
+  uint64_t created_ns;    /* when vm_create began (hull_now_ns) */
+  bool flush_abort;       /* a stop signal came while the output was flushed */
 
   pthread_mutex_t stop_lock;
   atomic_bool stopping;

@@ -39,3 +39,45 @@ vm-fuzz: build-fuzz/fuzz_vm_virtqueue
 	  build-fuzz/fuzz_vm_virtqueue -max_total_time=$(VM_FUZZ_TIME) -print_final_stats=1 \
 	    -artifact_prefix=build-fuzz/crashes/ $$scratch vm-shim/fuzz/corpus/vm_virtqueue; \
 	  rc=$$?; rm -rf $$scratch; exit $$rc
+
+# ---- the guest: agent, initramfs, kernel -----------------------------------
+# $(BUILD)/guest/ holds what `hull vm-run` boots (it looks next to its own
+# binary first: docs/vmm.md "Where hull finds its guest"):
+#   hull-agent       vm-shim/agent/agent.c, static (PID 1 in the guest)
+#   initramfs.cpio   the agent as /init plus busybox-static (uncompressed:
+#                    a 2 MB copy beats decompressing in the guest)
+#   vmlinux          the guest kernel, a link into its cache
+# The agent is built without the sanitizers (a static PID 1 cannot carry
+# them) but with the project's warnings.
+GUEST_BUSYBOX ?= /bin/busybox
+AGENT_SRCS := vm-shim/agent/agent.c vm-shim/agent-proto.c common/common.c
+
+$(BUILD)/guest/hull-agent: $(AGENT_SRCS) vm-shim/agent-proto.h common/common.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing $(WARNINGS) -O2 -static -o $@ $(AGENT_SRCS)
+
+$(BUILD)/mkinitramfs: $(BUILD)/vm-shim/tools/mkinitramfs.o $(BUILD)/common/common.o
+	$(CC) $(HULL_CFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libarchive)
+
+$(BUILD)/guest/initramfs.cpio: $(BUILD)/guest/hull-agent $(BUILD)/mkinitramfs vm-shim/guest/initramfs.sh
+	vm-shim/guest/initramfs.sh $(BUILD)/guest/hull-agent $(GUEST_BUSYBOX) > $@.list
+	$(BUILD)/mkinitramfs < $@.list > $@.tmp
+	mv $@.tmp $@
+
+.PHONY: guest guest-initramfs
+guest-initramfs: $(BUILD)/guest/initramfs.cpio
+guest: guest-initramfs
+	@mkdir -p $(BUILD)/guest
+	ln -sf "$$(vm-shim/guest/build-kernel.sh)" $(BUILD)/guest/vmlinux
+
+# `make install` puts the guest next to hull's library directory, when it
+# was built (`make guest`): hull finds it at $(PREFIX)/lib/hull/guest.
+GUESTDIR ?= $(PREFIX)/lib/hull/guest
+.PHONY: install-guest
+install: install-guest
+install-guest:
+	@if [ -e $(BUILD)/guest/vmlinux ] && [ -e $(BUILD)/guest/initramfs.cpio ]; then \
+	  install -d $(DESTDIR)$(GUESTDIR) && \
+	  install -m 0644 -L $(BUILD)/guest/vmlinux $(DESTDIR)$(GUESTDIR)/vmlinux && \
+	  install -m 0644 $(BUILD)/guest/initramfs.cpio $(DESTDIR)$(GUESTDIR)/initramfs.cpio; \
+	else echo "install: no guest in $(BUILD)/guest (make guest): VM isolation will need --kernel/--initrd"; fi

@@ -3,6 +3,7 @@
  * runs the event loop until a stop request; vm_destroy() undoes every
  * level.  See docs/vmm.md for the levels and the threads. */
 #include "virtio.h"
+#include "agent-proto.h"
 
 #include <signal.h>
 #include <sys/epoll.h>
@@ -22,7 +23,7 @@ vm_stop_reason_name (enum vm_stop_reason r)
   static const char *const names[] = {
     [VM_STOP_NONE] = "none",      [VM_STOP_RESET] = "reset",   [VM_STOP_POWEROFF] = "power-off",
     [VM_STOP_EXIT] = "exit port", [VM_STOP_SIGNAL] = "signal", [VM_STOP_TIMEOUT] = "timeout",
-    [VM_STOP_ERROR] = "error",
+    [VM_STOP_ERROR] = "error",    [VM_STOP_PROCESS] = "process exited",
   };
   return (unsigned)r < sizeof (names) / sizeof (names[0]) ? names[r] : "?";
 }
@@ -132,7 +133,11 @@ loop_on_signal (struct vm *vm, void *opaque, uint32_t events)
   int *sfd = opaque;
   struct signalfd_siginfo si;
   (void)events;
-  if (read (*sfd, &si, sizeof (si)) == (ssize_t)sizeof (si))
+  if (read (*sfd, &si, sizeof (si)) != (ssize_t)sizeof (si))
+    return;
+  if (vm_stopping (vm))
+    vm->flush_abort = true; /* do not wait for slow readers any more */
+  else if (!vm_agent_forward_signal (vm, (int)si.ssi_signo))
     vm_request_stop (vm, VM_STOP_SIGNAL, (int)si.ssi_signo, NULL);
 }
 
@@ -230,7 +235,14 @@ level_devices_init (struct vm *vm, hull_error_t *err)
   vm->mmio.name = "MMIO";
   if (vm_serial_init (vm, err) < 0 || vm_power_init (vm, err) < 0 || vm_rtc_init (vm, err) < 0)
     return -1;
-  return vm->cfg.n_ports > 0 ? vm_console_init (vm, err) : 0;
+  /* The agent's ports come last (vm_alloc); hull.ctl is the first of them. */
+  if (vm->cfg.process
+      && vm_agent_init (vm, (struct vm_port *)&vm->cfg.ports[vm->cfg.n_ports - VM_AGENT_PORTS], err) < 0)
+    return -1;
+  if (vm->cfg.n_ports > 0 && vm_console_init (vm, err) < 0)
+    return -1;
+  vm_agent_port_taken (vm);
+  return 0;
 }
 
 static void
@@ -239,6 +251,7 @@ level_devices_exit (struct vm *vm)
   /* Transports first: their ops tables live in the devices. */
   vm_virtio_mmio_release_all (vm);
   vm_console_exit (vm);
+  vm_agent_exit (vm);
   vm_rtc_exit (vm);
   vm_serial_exit (vm);
   vm_bus_release (&vm->pio);
@@ -308,6 +321,11 @@ vm_ports_check (const struct vm_config *c, hull_error_t *err)
 static int
 vm_config_check (const struct vm_config *c, hull_error_t *err)
 {
+  if (c->process && (c->process->argv == NULL || c->process->argv[0] == NULL))
+    return hull_make_error (err, EINVAL, "VM: a process without a command");
+  if (c->process && c->n_ports > VM_MAX_PORTS - VM_AGENT_PORTS)
+    return hull_make_error (err, EINVAL, "VM: %u channel ports and the agent's %d, at most %d", c->n_ports,
+                            VM_AGENT_PORTS, VM_MAX_PORTS);
   if (c->n_cpus < 1 || c->n_cpus > VM_MAX_CPUS)
     return hull_make_error (err, EINVAL, "VM: %u vCPUs asked for, hull allows 1 to %d", c->n_cpus,
                             VM_MAX_CPUS);
@@ -317,7 +335,7 @@ vm_config_check (const struct vm_config *c, hull_error_t *err)
                             c->mem_size, VM_MEM_MIN >> 20, VM_MEM_MAX >> 30);
   if ((c->kernel == NULL) == (c->raw == NULL))
     return hull_make_error (err, EINVAL, "VM: give either a kernel or a raw image");
-  return vm_ports_check (c, err);
+  return 0;
 }
 
 static struct vm *
@@ -330,12 +348,24 @@ vm_alloc (const struct vm_config *cfg)
   vm->cfg.cmdline = cfg->cmdline ? xstrdup (cfg->cmdline) : NULL;
   vm->cfg.serial_log = cfg->serial_log ? xstrdup (cfg->serial_log) : NULL;
   vm->cfg.dev_kvm = xstrdup (cfg->dev_kvm ? cfg->dev_kvm : "/dev/kvm");
-  struct vm_port *ports = xmalloc0 ((cfg->n_ports + 1) * sizeof (*ports));
+  struct vm_port *ports = xmalloc0 ((cfg->n_ports + VM_AGENT_PORTS + 1) * sizeof (*ports));
   for (unsigned i = 0; i < cfg->n_ports; i++)
     ports[i] = (struct vm_port){ .name = xstrdup (cfg->ports[i].name),
                                  .in_fd = cfg->ports[i].in_fd,
                                  .out_fd = cfg->ports[i].out_fd };
+  if (cfg->process)
+    {
+      /* hull.ctl's fds are the agent's socketpair (vm_agent_init). */
+      const struct vm_process *p = cfg->process;
+      struct vm_port *a = &ports[cfg->n_ports];
+      a[0] = (struct vm_port){ .name = xstrdup (VM_AGENT_PORT_CTL), .in_fd = -1, .out_fd = -1 };
+      a[1] = (struct vm_port){ .name = xstrdup (VM_AGENT_PORT_STDIN), .in_fd = p->stdin_fd, .out_fd = -1 };
+      a[2] = (struct vm_port){ .name = xstrdup (VM_AGENT_PORT_STDOUT), .in_fd = -1, .out_fd = p->stdout_fd };
+      a[3] = (struct vm_port){ .name = xstrdup (VM_AGENT_PORT_STDERR), .in_fd = -1, .out_fd = p->stderr_fd };
+      vm->cfg.n_ports += VM_AGENT_PORTS;
+    }
   vm->cfg.ports = ports;
+  vm->created_ns = hull_now_ns ();
   vm->kvm_fd = vm->vm_fd = vm->epoll_fd = vm->stop_fd = vm->mem.fd = -1;
   pthread_mutex_init (&vm->stop_lock, NULL);
   return vm;
@@ -368,8 +398,14 @@ vm_create (const struct vm_config *cfg, struct vm **out, hull_error_t *err)
   if (vm_config_check (cfg, err) < 0)
     return -1;
   struct vm *vm = vm_alloc (cfg);
+  if (vm_ports_check (&vm->cfg, err) < 0)
+    {
+      vm_destroy (vm);
+      return -1;
+    }
   if (vm_run_levels (vm, vm_levels, VM_N_LEVELS, err) < 0)
     return -1;
+  vm->cfg.process = NULL; /* the caller's; used only while creating */
   *out = vm;
   return 0;
 }
@@ -378,13 +414,17 @@ int
 vm_create_devices_only (const struct vm_config *cfg, void *ram, size_t ram_size, struct vm **out,
                         hull_error_t *err)
 {
-  if (vm_ports_check (cfg, err) < 0)
-    return -1;
   struct vm *vm = vm_alloc (cfg);
+  if (vm_ports_check (&vm->cfg, err) < 0)
+    {
+      vm_destroy (vm);
+      return -1;
+    }
   vm->cfg.mem_size = ram_size;
   vm->test_ram = ram;
   if (vm_run_levels (vm, vm_test_levels, sizeof (vm_test_levels) / sizeof (vm_test_levels[0]), err) < 0)
     return -1;
+  vm->cfg.process = NULL;
   *out = vm;
   return 0;
 }
@@ -396,6 +436,7 @@ vm_run_result (struct vm *vm, struct vm_stop_info *info, hull_error_t *err)
   *info = vm->stop;
   hull_error_t e = steal_pointer (&vm->stop_err);
   pthread_mutex_unlock (&vm->stop_lock);
+  vm_agent_collect (vm, info);
   if (info->reason != VM_STOP_ERROR)
     {
       hull_error_release (&e);
@@ -432,6 +473,10 @@ vm_run (struct vm *vm, struct vm_stop_info *info, hull_error_t *err)
     {
       loop_run (vm);
       vm_vcpus_stop (vm);
+      /* The guest's last words (a process's final output, the agent's EXIT)
+       * reach their readers, unless a stop signal says not to wait. */
+      while (!vm->flush_abort && vm_console_output_pending (vm))
+        vm_loop_poll (vm, 100);
       ret = vm_run_result (vm, info, err);
     }
   if (sfd >= 0)

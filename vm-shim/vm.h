@@ -19,12 +19,18 @@ enum vm_stop_reason
   VM_STOP_SIGNAL,   /* SIGTERM, SIGINT or SIGHUP reached the VMM */
   VM_STOP_TIMEOUT,  /* vm_config.timeout_ms passed */
   VM_STOP_ERROR,    /* a vCPU or the VMM failed: vm_run returns -1 with the error */
+  VM_STOP_PROCESS,  /* the guest agent reported the end of vm_config.process */
 };
 
 struct vm_stop_info
 {
   enum vm_stop_reason reason;
   int code; /* VM_STOP_EXIT: the byte written; VM_STOP_SIGNAL: the signal */
+  /* With vm_config.process (whatever stopped the VM): */
+  bool process_exited;      /* the agent reported the process's end */
+  int process_status;       /* then: its wait status (WIFEXITED / WIFSIGNALED) */
+  uint64_t agent_ready_ns;  /* vm_create to the agent's HELLO; 0: never came */
+  uint64_t process_exit_ns; /* vm_create to the agent's EXIT */
 };
 
 const char *vm_stop_reason_name (enum vm_stop_reason r);
@@ -50,12 +56,12 @@ struct vm_raw_image
 
 /* A port of the host/guest channel (virtio-console, multiport), found in
  * the guest by name in /sys/class/virtio-ports/vportNpM/name.  The VM
- * works on duplicates of the fds and sets O_NONBLOCK on them (a flag of
- * the open file, so the caller's fd gets it too: give pipes or sockets made
- * for the purpose).  EOF on in_fd reaches the guest as EOF on the port;
- * the guest closing the port closes the VM's duplicate of out_fd.  A VM
- * with ports ignores SIGPIPE (process-wide): a reader that went away makes
- * the port drop what the guest writes. */
+ * works on its own fds for them, non-blocking without touching the
+ * caller's open files (pipes and terminals are opened again, sockets are
+ * used with MSG_DONTWAIT; see console_port_fd).  EOF on in_fd reaches the
+ * guest as EOF on the port; the guest closing the port closes the VM's fd
+ * for out_fd.  A VM with ports ignores SIGPIPE (process-wide): a reader
+ * that went away makes the port drop what the guest writes. */
 struct vm_port
 {
   const char *name; /* [A-Za-z0-9._-], at most 64 characters */
@@ -63,6 +69,22 @@ struct vm_port
   int out_fd;       /* guest -> host, or -1 (what the guest writes is dropped) */
 };
 #define VM_MAX_PORTS 16
+
+/* A process for the guest agent (vm-shim/agent/) to run: the VM gets the
+ * channel ports hull.ctl (driven by the VMM: agent-proto.h), hull.stdin,
+ * hull.stdout and hull.stderr (on these fds, as struct vm_port's in_fd and
+ * out_fd; -1: none, the process reads EOF and its output is dropped).  The
+ * agent's HELLO is answered with a RUN; SIGTERM, SIGINT and SIGHUP to the
+ * VMM are then forwarded to the process instead of stopping the VM (before,
+ * they stop it); the agent's EXIT stops the VM with VM_STOP_PROCESS after
+ * everything the guest wrote is out.  Only read during vm_create. */
+struct vm_process
+{
+  char *const *argv; /* at least one */
+  char *const *env;  /* NULL: empty */
+  const char *cwd;   /* NULL: "/" */
+  int stdin_fd, stdout_fd, stderr_fd;
+};
 
 struct vm_config
 {
@@ -77,6 +99,7 @@ struct vm_config
   const char *dev_kvm;            /* NULL: /dev/kvm */
   const struct vm_port *ports;    /* the channel's ports; none: no channel device */
   unsigned n_ports;
+  const struct vm_process *process; /* run through the guest agent, or NULL */
 };
 
 struct vm;
@@ -84,10 +107,13 @@ struct vm;
 /* Builds the VM: KVM, memory, devices, vCPUs, and the loaded guest. */
 int vm_create (const struct vm_config *cfg, struct vm **out, hull_error_t *err);
 /* Runs the guest until it stops.  Returns 0 and fills *info when the guest,
- * a signal or the deadline stopped it; -1 and *err when a vCPU or the VMM
+ * its process, a signal or the deadline stopped it; -1 and *err when a vCPU or the VMM
  * failed.  Every vCPU thread has been joined when it returns.  Blocks
  * SIGTERM, SIGINT and SIGHUP in the calling thread while it runs (they are
- * read from a signalfd): other threads of the caller must block them too. */
+ * read from a signalfd): other threads of the caller must block them too.
+ * Once the vCPUs are stopped, what the guest had written to the channel's
+ * ports is written out to their fds (waiting for slow readers; a stop
+ * signal cuts that short) before it returns. */
 int vm_run (struct vm *vm, struct vm_stop_info *info, hull_error_t *err);
 /* Releases every fd, mapping and allocation of the VM.  NULL is fine. */
 void vm_destroy (struct vm *vm);
