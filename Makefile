@@ -8,7 +8,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 BUILD ?= build
 CC ?= gcc
-PKGS := libseccomp libcap libmnl libarchive yajl libcrypto
+PKGS := libseccomp libcap libmnl libarchive yajl
 
 ifeq ($(shell pkg-config --exists $(PKGS) && echo ok),)
 $(error missing development packages: need $(PKGS) via pkg-config (Debian: apt-get install libseccomp-dev libcap-dev libmnl-dev libarchive-dev libyajl-dev pkg-config))
@@ -20,12 +20,12 @@ CFLAGS ?= -O2 -g
 HULL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing $(WARNINGS) $(CFLAGS) \
                $(shell pkg-config --cflags $(PKGS))
 # Every hull command is a short-lived process, so start-up matters: linked
-# dynamically, libcrypto and libarchive (with libxml2, libicu, libstdc++...)
-# made the dynamic linker's symbol lookups >90% of a `hull state` (8.7M
+# dynamically, libarchive (with libxml2, libicu, libstdc++...) made the
+# dynamic linker's symbol lookups >90% of a `hull state` (8.7M
 # instructions; 0.7M static).  STATIC=0 links everything dynamically.
 STATIC ?= 1
 ifeq ($(STATIC),1)
-LDLIBS := -Wl,--as-needed -Wl,-Bstatic -larchive -lcrypto -lseccomp -lcap -lyajl_s -Wl,-Bdynamic \
+LDLIBS := -Wl,--as-needed -Wl,-Bstatic -larchive -lseccomp -lcap -lyajl_s -Wl,-Bdynamic \
           $(filter-out -larchive,$(shell pkg-config --static --libs-only-l libarchive)) -lmnl
 else
 LDLIBS := $(shell pkg-config --libs $(PKGS))

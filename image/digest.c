@@ -1,28 +1,7 @@
-/* sha256 through OpenSSL's libcrypto (EVP): the maintained implementation
- * on Debian, with the CPU's SHA extensions when present. */
+/* Digests ("sha256:HEX") and their checks; the hash is image/sha256.c. */
 #include "image-internal.h"
 
-#include <openssl/evp.h>
 #include <sys/random.h>
-
-void
-img_sha256_init (struct img_sha256 *h)
-{
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
-  if (ctx == NULL || EVP_DigestInit_ex (ctx, EVP_sha256 (), NULL) != 1)
-    {
-      fputs ("hull: cannot initialise sha256 (libcrypto)\n", stderr);
-      abort ();
-    }
-  h->ctx = ctx;
-}
-
-void
-img_sha256_update (struct img_sha256 *h, const void *buf, size_t len)
-{
-  if (len && EVP_DigestUpdate (h->ctx, buf, len) != 1)
-    abort ();
-}
 
 static void
 to_hex (const unsigned char *in, size_t n, char *out)
@@ -39,20 +18,10 @@ to_hex (const unsigned char *in, size_t n, char *out)
 void
 img_sha256_final (struct img_sha256 *h, char out[IMG_DIGEST_LEN])
 {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (EVP_DigestFinal_ex (h->ctx, md, &n) != 1 || n != 32)
-    abort ();
+  unsigned char md[32];
+  img_sha256_final_raw (h, md);
   memcpy (out, "sha256:", 7);
   to_hex (md, 32, out + 7);
-  img_sha256_release (h);
-}
-
-void
-img_sha256_release (struct img_sha256 *h)
-{
-  EVP_MD_CTX_free (h->ctx);
-  h->ctx = NULL;
 }
 
 void

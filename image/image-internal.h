@@ -8,16 +8,22 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-/* ---- sha256 (image/digest.c) ---------------------------------------------- */
+/* ---- sha256 (image/sha256.c) and digests (image/digest.c) ---------------- */
 struct img_sha256
 {
-  void *ctx; /* EVP_MD_CTX */
+  uint32_t state[8];
+  uint64_t len;            /* bytes hashed so far */
+  unsigned char block[64]; /* the partial block: len % 64 bytes */
+  bool sha_ni;             /* the CPU's SHA instructions */
 };
 void img_sha256_init (struct img_sha256 *h);
 void img_sha256_update (struct img_sha256 *h, const void *buf, size_t len);
-/* Writes "sha256:HEX" and frees the context. */
+void img_sha256_final_raw (struct img_sha256 *h, unsigned char md[32]);
+/* Writes "sha256:HEX". */
 void img_sha256_final (struct img_sha256 *h, char out[IMG_DIGEST_LEN]);
-void img_sha256_release (struct img_sha256 *h);
+/* For the tests: hash with the portable code only (from the next init),
+ * even on a CPU with SHA instructions; returns whether it has them. */
+bool img_sha256_force_portable (bool on);
 void img_sha256_buf (const void *buf, size_t len, char out[IMG_DIGEST_LEN]);
 /* "sha256:" + 64 lowercase hex digits. */
 bool img_digest_valid (const char *d);

@@ -213,11 +213,7 @@ img_unpack_layer (int dirfd, img_read_fn read_fn, void *data, const struct img_u
   ret = 0;
 out:
   if (ret < 0)
-    {
-      img_sha256_release (&s.blob_h);
-      img_sha256_release (&s.tar_h);
-      img_unpack_result_release (res);
-    }
+    img_unpack_result_release (res);
   img_unpacker_release (&u);
   if (in)
     archive_read_free (in);

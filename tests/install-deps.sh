@@ -3,7 +3,7 @@
 #   tests/install-deps.sh          build + run dependencies
 #   tests/install-deps.sh --test   also what the test suite needs
 set -eu
-pkgs="build-essential pkg-config libseccomp-dev libcap-dev libmnl-dev libarchive-dev libyajl-dev libssl-dev busybox-static"
+pkgs="build-essential pkg-config libseccomp-dev libcap-dev libmnl-dev libarchive-dev libyajl-dev busybox-static"
 # libarchive is linked statically (Makefile: STATIC): the libraries it uses.
 pkgs="$pkgs libzstd-dev liblz4-dev libacl1-dev libxml2-dev nettle-dev libbz2-dev liblzma-dev zlib1g-dev"
 if [ "${1:-}" = "--test" ]; then

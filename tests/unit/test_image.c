@@ -1,8 +1,8 @@
 /* Unit tests for image/: the layer unpacker on tars built here with
  * libarchive's writer (every entry type, metadata, whiteouts, gzip and
  * zstd), the hostile-tar refusals (each checked to leave nothing outside the
- * layer), both digests, the union lookup through layers, and the runtime
- * config made from an image config.  Needs root (owners, device nodes). */
+ * layer), both digests and sha256 itself, the union lookup through layers,
+ * and the runtime config made from an image config.  Needs root (owners, device nodes). */
 #include "../../image/image-internal.h"
 #include "unit.h"
 
@@ -678,6 +678,75 @@ TEST (runtime_config_from_image_config)
   CHECK_CONTAINS (err->msg, "no such user");
   hull_error_release (&err);
   area_free (&a);
+}
+
+/* ---- sha256 ----------------------------------------------------------------- */
+/* FIPS 180-4's examples and a long message, with the CPU's SHA instructions
+ * (when it has them) and with the portable code. */
+TEST (sha256_known_answers)
+{
+  static const struct
+  {
+    const char *msg;
+    const char *hex;
+  } v[] = {
+    { "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+    { "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+    { "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+    { "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqr"
+      "s"
+      "tnopqrstu",
+      "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1" },
+  };
+  char a[1000], out[IMG_DIGEST_LEN], want[IMG_DIGEST_LEN];
+  memset (a, 'a', sizeof (a));
+  for (int portable = 0; portable < 2; portable++)
+    {
+      img_sha256_force_portable (portable);
+      for (size_t i = 0; i < sizeof (v) / sizeof (v[0]); i++)
+        {
+          img_sha256_buf (v[i].msg, strlen (v[i].msg), out);
+          snprintf (want, sizeof (want), "sha256:%s", v[i].hex);
+          CHECK_STR (out, want);
+        }
+      struct img_sha256 h;
+      img_sha256_init (&h);
+      for (int i = 0; i < 1000; i++)
+        img_sha256_update (&h, a, sizeof (a));
+      img_sha256_final (&h, out);
+      CHECK_STR (out, "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    }
+  img_sha256_force_portable (false);
+}
+
+/* Every length up to a few blocks, hashed in one piece, in uneven pieces and
+ * by the portable code, gives one digest; and a known one at 5000 bytes
+ * (Python's hashlib). */
+TEST (sha256_pieces)
+{
+  unsigned char buf[5000];
+  for (size_t i = 0; i < sizeof (buf); i++)
+    buf[i] = (unsigned char)(i * 7 + (i >> 5));
+  for (size_t len = 0; len <= 300; len++)
+    {
+      char one[IMG_DIGEST_LEN], pieces[IMG_DIGEST_LEN], portable[IMG_DIGEST_LEN];
+      img_sha256_force_portable (false);
+      img_sha256_buf (buf, len, one);
+      struct img_sha256 h;
+      img_sha256_init (&h);
+      for (size_t off = 0, step = 1; off < len; off += step, step = step * 3 % 71 + 1)
+        img_sha256_update (&h, buf + off, step < len - off ? step : len - off);
+      img_sha256_final (&h, pieces);
+      img_sha256_force_portable (true);
+      img_sha256_buf (buf, len, portable);
+      img_sha256_force_portable (false);
+      CHECK_STR (pieces, one);
+      CHECK_STR (portable, one);
+    }
+  char out[IMG_DIGEST_LEN];
+  img_sha256_buf (buf, sizeof (buf), out);
+  CHECK_STR (out, "sha256:b6e93a4006eab0525765da078d1ba061ac1cb1e36b8cc6f92a23cc2253543ec9");
 }
 
 TEST (config_checks)
