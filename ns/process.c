@@ -433,6 +433,15 @@ change_to_cwd (const struct oci_process *p, hull_error_t *err)
 {
   if (p->cwd && p->cwd[0] && chdir (p->cwd) < 0)
     return hull_make_error (err, errno, "chdir to cwd (\"%s\") set in config.json failed", p->cwd);
+  /* CVE-2024-21626: a cwd reached through a host fd (/proc/self/fd/N) is
+   * outside the container's root, and `..` from there walks the host.
+   * getcwd then fails with ENOENT ("(unreachable)"); runc checks the same. */
+  cleanup_free char *wd = getcwd (NULL, 0);
+  if (wd == NULL && errno == ENOENT)
+    return hull_make_error (err, 0,
+                            "process.cwd (\"%s\") is outside the container's root (reached through a host "
+                            "fd?): refusing a possible container breakout",
+                            p->cwd ? p->cwd : "");
   return 0;
 }
 
