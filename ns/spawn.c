@@ -302,6 +302,23 @@ init_prepare_namespaces (struct child_ctx *ctx, pid_t *host_pid, hull_error_t *e
   return 0;
 }
 
+/* As runc: a missing process.cwd is created (inside the rootfs).  Not
+ * through /proc: its fd links (/proc/self/fd/N, CVE-2024-21626) name the
+ * runtime's own files, and following them would make directories in the
+ * rootfs after the runtime's host paths. */
+static int
+make_cwd (int rootfs_fd, const char *cwd, hull_error_t *err)
+{
+  cleanup_free char *clean = ns_path_clean (cwd);
+  bool in_proc = strcmp (clean, "/proc") == 0 || hull_str_has_prefix (clean, "/proc/");
+  int fd = ns_resolve_in_root (rootfs_fd, cwd, in_proc ? NS_CREATE_NONE : NS_CREATE_DIR, 0, NULL, err);
+  if (fd < 0)
+    return in_proc ? hull_error_wrap (err, "process.cwd `%s` (under /proc, so never created)", cwd)
+                   : hull_error_wrap (err, "process.cwd");
+  close (fd);
+  return 0;
+}
+
 static int
 init_build_rootfs (struct child_ctx *ctx, pid_t host_pid, hull_error_t *err)
 {
@@ -309,11 +326,8 @@ init_build_rootfs (struct child_ctx *ctx, pid_t host_pid, hull_error_t *err)
   cleanup_close int rootfs_fd = ns_rootfs_prepare (o->config, o->rootfs, err);
   if (rootfs_fd < 0)
     return -1;
-  /* As runc: a missing process.cwd is created (inside the rootfs). */
-  int cwd_fd = ns_resolve_in_root (rootfs_fd, o->config->process->cwd, NS_CREATE_DIR, 0, NULL, err);
-  if (cwd_fd < 0)
-    return hull_error_wrap (err, "process.cwd");
-  close (cwd_fd);
+  if (make_cwd (rootfs_fd, o->config->process->cwd, err) < 0)
+    return -1;
   if (o->on_child_stage && o->on_child_stage (o->data, NS_STAGE_CREATE_CONTAINER, host_pid, err) < 0)
     return -1;
   if (ns_set_hostname (o->config, err) < 0)
