@@ -70,6 +70,14 @@ guest: guest-initramfs
 	@mkdir -p $(BUILD)/guest
 	ln -sf "$$(vm-shim/guest/build-kernel.sh)" $(BUILD)/guest/vmlinux
 
+# The sanitizer build's tests boot the guest in the test host VM: `make
+# asan` builds the agent and initramfs, `make check` the kernel (cached).
+unit-bins: $(BUILD)/guest/initramfs.cpio
+.PHONY: check-guest
+check: check-guest
+check-guest:
+	$(MAKE) BUILD=build-asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" guest
+
 # `make install` puts the guest next to hull's library directory, when it
 # was built (`make guest`): hull finds it at $(PREFIX)/lib/hull/guest.
 GUESTDIR ?= $(PREFIX)/lib/hull/guest
@@ -81,3 +89,27 @@ install-guest:
 	  install -m 0644 -L $(BUILD)/guest/vmlinux $(DESTDIR)$(GUESTDIR)/vmlinux && \
 	  install -m 0644 $(BUILD)/guest/initramfs.cpio $(DESTDIR)$(GUESTDIR)/initramfs.cpio; \
 	else echo "install: no guest in $(BUILD)/guest (make guest): VM isolation will need --kernel/--initrd"; fi
+
+# ---- benchmark: hull's VMM vs QEMU microvm (tests/bench/vm-boot.py) -------
+# Not a test.  QEMU boots an uncompressed vmlinux only through its PVH ELF
+# note, and hull's guest kernel is built without CONFIG_PVH (hull uses the
+# 64-bit entry), so bench-vm-kernel builds the same kernel with CONFIG_PVH=y
+# added (a copy of the fragment plus that line, through the same
+# build-kernel.sh and cache) and links it as $(BUILD)/guest/vmlinux-pvh.
+# Both VMMs boot that file in the benchmark.
+#   make bench-vm                 the benchmark, in the test host VM
+#   make bench-vm BENCH_VM_ROUNDS=5
+BENCH_VM_ROUNDS ?= 20
+.PHONY: bench-vm-kernel bench-vm
+bench-vm-kernel:
+	@mkdir -p $(BUILD)/guest
+	@tmp=$$(mktemp -d /tmp/hull-pvh-kernel.XXXXXX) && trap 'rm -rf "$$tmp"' EXIT && \
+	  cp vm-shim/guest/build-kernel.sh "$$tmp/" && \
+	  { cat vm-shim/guest/hull-guest.config; \
+	    printf '\n# tests/bench/vm-boot.py: for QEMU, which boots a vmlinux through its PVH note\nCONFIG_PVH=y\n'; \
+	  } > "$$tmp/hull-guest.config" && \
+	  k=$$("$$tmp/build-kernel.sh") && ln -sf "$$k" $(BUILD)/guest/vmlinux-pvh && \
+	  echo "$(BUILD)/guest/vmlinux-pvh -> $$k"
+
+bench-vm: $(BUILD)/hull guest bench-vm-kernel
+	tests/vm/testvm.sh run --timeout 1500 -- tests/bench/vm-boot.py $(BUILD)/hull $(BENCH_VM_ROUNDS)

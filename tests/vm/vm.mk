@@ -5,11 +5,16 @@
 #                    the sanitizer build
 # The helpers are built with the unit tests, so `make asan` has them.
 
-TESTVM_BINS := $(BUILD)/tests/vm/kvm-smoke
+TESTVM_BINS := $(BUILD)/tests/vm/kvm-smoke $(BUILD)/tests/vm/vm-repeat
 
 $(BUILD)/tests/vm/kvm-smoke: tests/vm/kvm-smoke.c
 	@mkdir -p $(dir $@)
 	$(CC) $(HULL_CFLAGS) $(LDFLAGS) -o $@ $<
+
+# Boots hull's guest N times in one process and checks nothing stays.
+$(BUILD)/tests/vm/vm-repeat: tests/vm/vm-repeat.c $(BUILD)/libhull.a
+	@mkdir -p $(dir $@)
+	$(CC) $(HULL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhull.a $(LDLIBS)
 
 unit-bins: $(TESTVM_BINS)
 
