@@ -110,7 +110,7 @@ clean:
 -include tests/vm/vm.mk
 -include vm-shim/vm-shim.mk
 
-# vm-shim keeps its fuzzer (and corpus) with it; the suite runs it too.
-fuzz-bins: build-fuzz/fuzz_vm_virtqueue
+# vm-shim keeps its fuzzers (and corpora) with it; the suite runs them too.
+fuzz-bins: build-fuzz/fuzz_vm_virtqueue build-fuzz/fuzz_vm_agent_proto
 
 -include $(DEPS)

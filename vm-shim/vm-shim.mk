@@ -33,6 +33,12 @@ build-fuzz/fuzz_vm_virtqueue: vm-shim/fuzz/fuzz_vm_virtqueue.c vm-shim/virtqueue
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -o $@ \
 	  vm-shim/fuzz/fuzz_vm_virtqueue.c vm-shim/virtqueue.c vm-shim/memory.c common/common.c
 
+build-fuzz/fuzz_vm_agent_proto: vm-shim/fuzz/fuzz_vm_agent_proto.c vm-shim/agent-proto.c common/common.c \
+                                vm-shim/agent-proto.h
+	@mkdir -p build-fuzz
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -o $@ \
+	  vm-shim/fuzz/fuzz_vm_agent_proto.c vm-shim/agent-proto.c common/common.c
+
 .PHONY: vm-fuzz
 vm-fuzz: build-fuzz/fuzz_vm_virtqueue
 	@scratch=$$(mktemp -d /tmp/hull-vm-fuzz.XXXXXX) && mkdir -p build-fuzz/crashes && \
