@@ -13,6 +13,9 @@ if [ "${1:-}" = "--test" ]; then
   # The test host VM (tests/vm): QEMU, and what builds its initramfs from
   # Debian's kernel package.
   pkgs="$pkgs qemu-system-x86 kmod cpio xz-utils"
+  # hull's guest kernel (make guest: vm-shim/guest/build-kernel.sh), built
+  # from Debian's source package, for the VM-mode tests.
+  pkgs="$pkgs linux-source-6.1 flex bison libelf-dev bc"
   # The daemons that drive hull (tests/containerd, tests/podman; the tests
   # start their own instances, never the system's), and a CRI client's gRPC.
   pkgs="$pkgs containerd podman conmon python3-grpcio"
