@@ -151,11 +151,13 @@ hull_cmd_vm_run (struct hull_context *ctx, int argc, char **argv, hull_error_t *
       }
   if (optind >= argc)
     return hull_make_error (err, 0, "vm-run: no command (usage: hull %s %s)", help.name, help.usage);
+  /* First whether this host can run a guest at all: that is the answer a
+   * user of a host without usable KVM needs, whatever else is missing. */
+  if (vm_host_check (NULL, err) < 0)
+    return hull_error_wrap (err, "vm-run");
   if ((kernel == NULL && find_guest_file ("vmlinux", &kernel, err) < 0)
       || (initrd == NULL && find_guest_file ("initramfs.cpio", &initrd, err) < 0))
     return -1;
-  if (vm_host_check (NULL, err) < 0)
-    return hull_error_wrap (err, "vm-run");
 
   /* Quiet unless someone reads the console: every byte on the UART is a
    * VM exit. */
