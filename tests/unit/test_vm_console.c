@@ -4,9 +4,12 @@
  * virtio_console drivers do; the host side is pipes.  Then a hostile
  * driver: the device must end up DEVICE_NEEDS_RESET, never crash. */
 #include "../../vm-shim/virtio.h"
+#include "../../vm-shim/agent-proto.h"
 #include "test_vm_fixture.h"
 #include "unit.h"
 
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_console.h>
 #include <linux/virtio_mmio.h>
@@ -174,14 +177,14 @@ static const uint64_t default_features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL <<
                                          | (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 
 static struct guest *
-guest_new (struct vm_port *ports, unsigned n)
+guest_new_process (struct vm_port *ports, unsigned n, const struct vm_process *process)
 {
   struct guest *g = xmalloc0 (sizeof (*g));
   g->ram = xmalloc0 (RAM_SIZE);
   g->dir = vmt_tmpdir ();
   g->log = hull_fmt ("%s/serial.log", g->dir);
-  g->n_queues = 2 * (n + 1);
-  struct vm_config cfg = { .ports = ports, .n_ports = n, .serial_log = g->log };
+  g->n_queues = 2 * (n + (process ? VM_AGENT_PORTS : 0) + 1);
+  struct vm_config cfg = { .ports = ports, .n_ports = n, .serial_log = g->log, .process = process };
   hull_error_t err = NULL;
   if (vm_create_devices_only (&cfg, g->ram, RAM_SIZE, &g->vm, &err) < 0)
     {
@@ -189,6 +192,12 @@ guest_new (struct vm_port *ports, unsigned n)
       abort ();
     }
   return g;
+}
+
+static struct guest *
+guest_new (struct vm_port *ports, unsigned n)
+{
+  return guest_new_process (ports, n, NULL);
 }
 
 static void
@@ -610,6 +619,164 @@ TEST (port_names_are_checked)
   CHECK (vm_create_devices_only (&cfg, ram, sizeof (ram), &vm, &err) < 0);
   CHECK_CONTAINS (err->msg, "name `ok` used twice");
   hull_error_release (&err);
+}
+
+TEST (the_callers_open_files_keep_their_flags)
+{
+  struct pipes a;
+  make_pipes (&a);
+  int efd = eventfd (0, EFD_CLOEXEC); /* cannot be opened again: made non-blocking for the VM's life */
+  struct vm_port ports[] = { { "pipe", a.in[0], a.out[1] }, { "efd", efd, -1 } };
+  struct guest *g = guest_new (ports, 2);
+  CHECK (!(fcntl (a.in[0], F_GETFL) & O_NONBLOCK));
+  CHECK (!(fcntl (a.out[1], F_GETFL) & O_NONBLOCK));
+  CHECK (fcntl (efd, F_GETFL) & O_NONBLOCK);
+  guest_free (g);
+  CHECK (!(fcntl (efd, F_GETFL) & O_NONBLOCK)); /* put back as found */
+  close (efd);
+  for (int i = 0; i < 2; i++)
+    {
+      close (a.in[i]);
+      close (a.out[i]);
+    }
+}
+
+/* ---- the guest agent's control port (agent-client.c) ------------------------
+ * With vm_config.process the device has the agent's four ports: hull.ctl is
+ * port 0 (rx queue 0, tx queue 1).  The test plays the agent. */
+
+/* The stdio ports need a host side to be announced open: pipes, closed
+ * here once the device has its own fds. */
+static struct guest *
+agent_guest (struct vm_process *p)
+{
+  static char *argv[] = { "/bin/echo", "hi", NULL };
+  struct pipes io;
+  make_pipes (&io);
+  *p = (struct vm_process){ .argv = argv, .stdin_fd = io.in[0], .stdout_fd = io.out[1], .stderr_fd = io.out[1] };
+  struct guest *g = guest_new_process (NULL, 0, p);
+  for (int i = 0; i < 2; i++)
+    {
+      close (io.in[i]);
+      close (io.out[i]);
+    }
+  char names[VM_AGENT_PORTS][16];
+  if (g_bring_up (g, VM_AGENT_PORTS, names) < 0 || strcmp (names[0], VM_AGENT_PORT_CTL) != 0
+      || strcmp (names[2], VM_AGENT_PORT_STDOUT) != 0)
+    abort ();
+  return g;
+}
+
+static void
+agent_says (struct guest *g, uint32_t type, const void *payload, uint32_t len)
+{
+  struct vm_agent_buf b;
+  vm_agent_msg_build (&b, type, payload, len);
+  g_post (g, 1, b.data, (uint32_t)b.len, false, true);
+  free (b.data);
+  pump (g);
+}
+
+static void
+agent_says_u32 (struct guest *g, uint32_t type, uint32_t v)
+{
+  agent_says (g, type, &v, 4);
+}
+
+/* The next message the host sent on hull.ctl. */
+static bool
+agent_hears (struct guest *g, uint32_t *type, uint8_t *payload, uint32_t *len)
+{
+  void *d;
+  uint32_t n;
+  struct vm_agent_msg m;
+  hull_error_t err = NULL;
+  if (!g_take (g, 0, &d, &n) || vm_agent_msg_parse (d, n, &m, &err) != (ssize_t)n)
+    return false;
+  *type = m.type;
+  *len = m.len;
+  memcpy (payload, m.payload, m.len);
+  g_post (g, 0, NULL, BUF_SIZE, true, true); /* recycle */
+  return true;
+}
+
+TEST (agent_gets_run_signals_and_its_exit_stops_the_vm)
+{
+  struct vm_process p;
+  struct guest *g = agent_guest (&p);
+  CHECK (!vm_agent_forward_signal (g->vm, SIGTERM)); /* no RUN yet: nothing to signal */
+  agent_says_u32 (g, VM_AGENT_HELLO, VM_AGENT_PROTO_VERSION);
+  uint32_t type, len;
+  uint8_t buf[BUF_SIZE];
+  CHECK (agent_hears (g, &type, buf, &len));
+  CHECK (type == VM_AGENT_RUN);
+  struct vm_agent_msg m = { .type = type, .len = len, .payload = buf };
+  struct vm_agent_run run;
+  hull_error_t err = NULL;
+  CHECK (vm_agent_run_decode (&m, &run, &err) == 0);
+  CHECK_STR (run.cwd, "/");
+  CHECK_STR (run.argv[0], "/bin/echo");
+  CHECK_STR (run.argv[1], "hi");
+  CHECK (run.env[0] == NULL);
+  vm_agent_run_release (&run);
+
+  CHECK (vm_agent_forward_signal (g->vm, SIGTERM));
+  pump (g);
+  CHECK (agent_hears (g, &type, buf, &len));
+  CHECK (type == VM_AGENT_SIGNAL && len == 4 && buf[0] == SIGTERM);
+
+  agent_says_u32 (g, VM_AGENT_STARTED, 42);
+  CHECK (!vm_stopping (g->vm));
+  agent_says_u32 (g, VM_AGENT_EXIT, 0x0300); /* exited with 3 */
+  CHECK (g->vm->stop.reason == VM_STOP_PROCESS);
+  struct vm_stop_info info = { 0 };
+  vm_agent_collect (g->vm, &info);
+  CHECK (info.process_exited && info.process_status == 0x0300);
+  CHECK (info.agent_ready_ns > 0 && info.process_exit_ns >= info.agent_ready_ns);
+  guest_free (g);
+}
+
+TEST (agent_protocol_violations_stop_the_vm_with_the_reason)
+{
+  static const struct
+  {
+    const char *want;
+    uint32_t pre; /* 1: HELLO first, 2: and STARTED */
+    uint32_t type;
+    uint32_t len;
+    const char *payload;
+  } cases[] = {
+    { "guest agent: EXIT before STARTED", 1, VM_AGENT_EXIT, 4, "\0\0\0\0" },
+    { "guest agent: STARTED without a RUN", 0, VM_AGENT_STARTED, 4, "\1\0\0\0" },
+    { "guest agent: speaks protocol version 2, hull speaks 1", 0, VM_AGENT_HELLO, 4, "\2\0\0\0" },
+    { "guest agent: HELLO twice", 1, VM_AGENT_HELLO, 4, "\1\0\0\0" },
+    { "guest agent: the guest sent RUN, a host-to-guest message", 0, VM_AGENT_RUN, 0, "" },
+    { "guest agent: control message of unknown type 99", 0, 99, 0, "" },
+    { "guest agent: control message STARTED: 2 bytes of payload, expected 4", 1, VM_AGENT_STARTED, 2, "\1\0" },
+    { "neither exited nor killed", 2, VM_AGENT_EXIT, 4, "\x7f\0\0\0" }, /* "stopped" */
+    { "guest agent: bad ? text", 0, VM_AGENT_ERROR, 14, "bad \033 text\0\0\0" },
+  };
+  for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++)
+    {
+      struct vm_process p;
+      struct guest *g = agent_guest (&p);
+      if (cases[i].pre >= 1)
+        agent_says_u32 (g, VM_AGENT_HELLO, VM_AGENT_PROTO_VERSION);
+      if (cases[i].pre >= 2)
+        agent_says_u32 (g, VM_AGENT_STARTED, 7);
+      CHECK (!vm_stopping (g->vm));
+      if (cases[i].type == 99)
+        {
+          uint8_t raw[8] = { 99, 0, 0, 0, 0, 0, 0, 0 };
+          g_post (g, 1, raw, 8, false, true);
+          pump (g);
+        }
+      else
+        agent_says (g, cases[i].type, cases[i].payload, cases[i].len);
+      CHECK (g->vm->stop.reason == VM_STOP_ERROR);
+      CHECK_CONTAINS (g->vm->stop_err->msg, cases[i].want);
+      guest_free (g);
+    }
 }
 
 RUN_TESTS ("vm_console")
