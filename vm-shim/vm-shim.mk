@@ -92,7 +92,7 @@ install: install-guest
 install-guest:
 	@if [ -e $(BUILD)/guest/vmlinux ] && [ -e $(BUILD)/guest/initramfs.cpio ]; then \
 	  install -d $(DESTDIR)$(GUESTDIR) && \
-	  install -m 0644 -L $(BUILD)/guest/vmlinux $(DESTDIR)$(GUESTDIR)/vmlinux && \
+	  install -m 0644 $(BUILD)/guest/vmlinux $(DESTDIR)$(GUESTDIR)/vmlinux && \
 	  install -m 0644 $(BUILD)/guest/initramfs.cpio $(DESTDIR)$(GUESTDIR)/initramfs.cpio; \
 	else echo "install: no guest in $(BUILD)/guest (make guest): VM isolation will need --kernel/--initrd"; fi
 
