@@ -165,4 +165,45 @@ TEST (validate_refuses_bad_linux_paths)
   CHECK_CONTAINS (msg, "linux.devices[0].path: must name a file");
 }
 
+/* uid=/gid= options name ids of a new user namespace: an unmapped one is
+ * refused by name before the kernel answers a bare EINVAL. */
+TEST (validate_refuses_unmapped_mount_ids)
+{
+  struct
+  {
+    uint32_t size;
+    char **opts;
+    const char *want;
+  } cases[] = {
+    { 1, OPTS ("newinstance", "gid=5"), "mounts[0].options[1]: `gid=5`: gid 5 is not mapped" },
+    { 1, OPTS ("uid=1", "mode=0620"), "mounts[0].options[0]: `uid=1`: uid 1 is not mapped" },
+    { 1, OPTS ("newinstance", "gid=0"), NULL },
+    { 65536, OPTS ("newinstance", "gid=5"), NULL },
+  };
+  for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++)
+    {
+      struct cfg f;
+      struct oci_process proc = { 0 };
+      struct oci_namespace ns[] = { { OCI_NS_MOUNT, NULL }, { OCI_NS_USER, NULL } };
+      struct oci_id_mapping map = { 0, 100000, cases[i].size };
+      cfg_init (&f);
+      f.c.process = &proc;
+      f.l.namespaces = ns;
+      f.l.n_namespaces = 2;
+      f.l.uid_mappings = f.l.gid_mappings = &map;
+      f.l.n_uid_mappings = f.l.n_gid_mappings = 1;
+      cfg_mount (&f, "/dev/pts", "devpts", "devpts", cases[i].opts);
+      hull_error_t err = NULL;
+      int r = ns_validate_config (&f.c, &err);
+      if (cases[i].want == NULL)
+        CHECK (r == 0);
+      else
+        {
+          CHECK (r < 0);
+          CHECK_CONTAINS (err ? err->msg : "", cases[i].want);
+        }
+      hull_error_release (&err);
+    }
+}
+
 RUN_TESTS ("ns_mounts")

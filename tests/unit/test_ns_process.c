@@ -998,6 +998,33 @@ TEST (exec_errors_like_runc)
   CHECK_STR (out, "found");
 }
 
+/* A cwd outside the root (CVE-2024-21626): /tmp stays the cwd across a
+ * chroot into /usr, and process.cwd is empty (no chdir): the kernel's
+ * getcwd then says "(unreachable)/tmp". */
+static int
+child_exec_cwd_outside_root (void *arg, int out)
+{
+  if (chdir ("/tmp") < 0 || chroot ("/usr") < 0)
+    return 2;
+  return child_exec (arg, out);
+}
+
+TEST (exec_refuses_a_cwd_outside_the_root)
+{
+  char *args[] = { "sh", NULL };
+  for (int check_only = 0; check_only <= 1; check_only++)
+    {
+      struct exec_case ec = { 0 };
+      ec.p.args = args;
+      ec.p.env = path_env;
+      ec.p.cwd = "";
+      ec.check_only = check_only;
+      char out[512];
+      CHECK (run_child (child_exec_cwd_outside_root, &ec, out, sizeof (out)) == 1);
+      CHECK_CONTAINS (out, "is outside the container's root");
+    }
+}
+
 /* fd 3 preserved (even though opened close-on-exec), fd 4 and fd 20
  * (opened without close-on-exec) must not reach the process. */
 static int
