@@ -272,6 +272,14 @@ def test_config_without_a_user_namespace_is_refused(urt, rbundle, cid, is_runc):
     assert not os.path.isdir(urt.root) or os.listdir(urt.root) == []
 
 
+def test_failed_create_leaves_nothing(urt, rbundle, cid, is_runc):
+    rbundle.args("/nonexistent")
+    r = urt("create", "--bundle", rbundle.path, cid)
+    assert r.rc != 0 and "/nonexistent" in r.err, r.describe()
+    assert not os.path.isdir(urt.root) or os.listdir(urt.root) == []
+    assert helpers.processes_matching(cid) == []
+
+
 def test_mapping_other_ids_is_refused(urt, rbundle, cid, is_runc):
     # Only the caller's own id, without newuidmap (not installed here).
     rbundle.edit(lambda c: c["linux"]["uidMappings"][0].__setitem__("size", 65536)).args("true")
