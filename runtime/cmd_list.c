@@ -3,6 +3,8 @@
 
 #include <dirent.h>
 #include <getopt.h>
+#include <pwd.h>
+#include <sys/stat.h>
 
 struct row
 {
@@ -14,6 +16,18 @@ static int
 cmp_rows (const void *a, const void *b)
 {
   return strcmp (((const struct row *) a)->c->id, ((const struct row *) b)->c->id);
+}
+
+/* The user owning the container's state directory, as runc's list reports
+ * it (create does not look it up: that would tax every create). */
+static char *
+dir_owner (int dir_fd)
+{
+  struct stat st;
+  if (fstat (dir_fd, &st) < 0)
+    return xstrdup ("");
+  struct passwd *pw = getpwuid (st.st_uid);
+  return pw ? xstrdup (pw->pw_name) : hull_fmt ("%u", st.st_uid);
 }
 
 /* Loads every container under --root (skipping ones being created/deleted). */
@@ -36,6 +50,11 @@ load_all (struct hull_context *ctx, struct row **rows, size_t *n, hull_error_t *
         {
           hull_error_release (&ignored);
           continue;
+        }
+      if (c->state->owner == NULL || *c->state->owner == '\0')
+        {
+          free (c->state->owner);
+          c->state->owner = dir_owner (c->dir_fd);
         }
       *rows = xreallocarray (*rows, *n + 1, sizeof (struct row));
       (*rows)[(*n)++] = (struct row){ c, hull_container_status (c) };

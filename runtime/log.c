@@ -48,15 +48,37 @@ json_escape (FILE *f, const char *s)
     }
 }
 
+/* The civil date of a day counted from 1970-01-01 (Howard Hinnant's
+ * days_from_civil inverse): glibc's gmtime_r loads /etc/localtime first. */
 static void
-format_time (char *buf, size_t len)
+civil_from_days (int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+  z += 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  unsigned doe = (unsigned)(z - era * 146097);                          /* [0, 146096] */
+  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+  unsigned mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+void
+hull_format_time (char *buf, size_t len)
 {
   struct timespec ts;
-  struct tm tm;
   clock_gettime (CLOCK_REALTIME, &ts);
-  gmtime_r (&ts.tv_sec, &tm);
-  size_t n = strftime (buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf (buf + n, len - n, ".%09ldZ", ts.tv_nsec);
+  int64_t days = ts.tv_sec / 86400, secs = ts.tv_sec % 86400, y;
+  if (secs < 0)
+    {
+      secs += 86400;
+      days--;
+    }
+  unsigned m, d;
+  civil_from_days (days, &y, &m, &d);
+  snprintf (buf, len, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%09ldZ", (long long)y, m, d,
+            (long long)(secs / 3600), (long long)(secs / 60 % 60), (long long)(secs % 60), ts.tv_nsec);
 }
 
 static void
@@ -68,7 +90,7 @@ log_line (int fd, bool json, enum hull_log_level level, const char *msg)
   if (f == NULL)
     return;
   char ts[64];
-  format_time (ts, sizeof (ts));
+  hull_format_time (ts, sizeof (ts));
   if (json)
     {
       fprintf (f, "{\"level\":\"%s\",\"msg\":\"", level_names[level]);
