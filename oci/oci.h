@@ -318,6 +318,10 @@ struct oci_state
   char *isolation;          /* "container" | "vm" */
   char *isolation_source;   /* "annotation", "flag", "program", "config", "default" */
   bool systemd_cgroup;
+  /* Whether the config has poststart / poststop hooks, noted at create so
+   * that start and delete need not parse the saved config.  Unset in a
+   * state from before: read the config. */
+  oci_bool poststart_hooks, poststop_hooks;
 };
 struct oci_state *oci_state_parse (const char *json, size_t len, const char *name, hull_error_t *err);
 char *oci_state_to_json (const struct oci_state *s, bool public_only, bool pretty);

@@ -32,7 +32,9 @@ parse_private (const struct oci_ctx *cx, const struct oci_jv *v, struct oci_stat
       || oci_get_str (cx, v, NULL, "cgroupPath", false, &s->cgroup_path) < 0
       || oci_get_str (cx, v, NULL, "isolation", false, &s->isolation) < 0
       || oci_get_str (cx, v, NULL, "isolationSource", false, &s->isolation_source) < 0
-      || oci_get_bool (cx, v, NULL, "systemdCgroup", false, &s->systemd_cgroup) < 0)
+      || oci_get_bool (cx, v, NULL, "systemdCgroup", false, &s->systemd_cgroup) < 0
+      || oci_get_opt_bool (cx, v, NULL, "poststartHooks", &s->poststart_hooks) < 0
+      || oci_get_opt_bool (cx, v, NULL, "poststopHooks", &s->poststop_hooks) < 0)
     return -1;
   return 0;
 }
@@ -102,6 +104,10 @@ oci_state_to_json (const struct oci_state *s, bool public_only, bool pretty)
       oci_gen_key_str (g, "isolation", s->isolation);
       oci_gen_key_str (g, "isolationSource", s->isolation_source);
       oci_gen_key_bool (g, "systemdCgroup", s->systemd_cgroup);
+      if (s->poststart_hooks.set)
+        oci_gen_key_bool (g, "poststartHooks", s->poststart_hooks.v);
+      if (s->poststop_hooks.set)
+        oci_gen_key_bool (g, "poststopHooks", s->poststop_hooks.v);
     }
   yajl_gen_map_close (g);
   return oci_gen_finish (g);

@@ -112,6 +112,26 @@ def test_poststart_runs_in_start(rt, bundle, cid, hooked):
     assert st["status"] == "running", st
 
 
+@pytest.mark.hull_only
+def test_hooks_run_without_noted_flags(rt, bundle, cid, hooked):
+    # create notes in state.json whether there are poststart/poststop hooks,
+    # so that start and delete skip parsing the config when there are none;
+    # a state without the notes (written by an older hull) still runs them.
+    rt.ok("create", "--bundle", bundle.path, cid)
+    path = os.path.join(rt.root, cid, "state.json")
+    with open(path) as f:
+        st = json.load(f)
+    assert st.get("poststartHooks") is True and st.get("poststopHooks") is True, st
+    del st["poststartHooks"], st["poststopHooks"]
+    with open(path, "w") as f:
+        json.dump(st, f)
+    rt.ok("start", cid)
+    rt.wait_status(cid, "stopped")
+    rt.ok("delete", cid)
+    order = read_order(hooked)
+    assert "poststart" in order and order[-1] == "poststop", order
+
+
 def test_hooks_state_on_stdin(rt, bundle, cid, hooked):
     ph = run_lifecycle(rt, bundle, cid, hooked)
     pid = ph["pid"]

@@ -829,7 +829,22 @@ TEST (state)
   char *priv2 = oci_state_to_json (s, false, false);
   CHECK_STR (priv2, priv);
   CHECK_CONTAINS (priv, "\"initStartTime\":18446744073709551615");
+  /* Hook flags: absent (a state from before) stays unknown; set ones round-trip. */
+  CHECK (!s->poststart_hooks.set && !s->poststop_hooks.set);
+  CHECK (strstr (priv, "Hooks") == NULL);
+  s->poststart_hooks = (oci_bool){ true, false };
+  s->poststop_hooks = (oci_bool){ true, true };
+  char *flags = oci_state_to_json (s, false, false);
   oci_state_free (s);
+  CHECK_CONTAINS (flags, "\"poststartHooks\":false,\"poststopHooks\":true");
+  s = oci_state_parse (flags, strlen (flags), "state.json", &err);
+  CHECK (s != NULL);
+  CHECK (s->poststart_hooks.set && !s->poststart_hooks.v && s->poststop_hooks.set && s->poststop_hooks.v);
+  char *pub2 = oci_state_to_json (s, true, false);
+  CHECK (strstr (pub2, "Hooks") == NULL);
+  oci_state_free (s);
+  free (flags);
+  free (pub2);
   free (pub);
   free (priv);
   free (priv2);
