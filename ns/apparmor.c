@@ -1,7 +1,10 @@
 /* AppArmor: process.apparmorProfile is applied to the next execve, as runc
  * does (write "exec PROFILE" to the process's attr file).  Asking for a
  * profile on a host without AppArmor is an error, not a silent no-op: the
- * workload would run unconfined. */
+ * workload would run unconfined.  The init writes the attr file before it
+ * reports ready, so a profile that is not loaded fails `create` (as with
+ * runc), and startContainer hooks, which it forks, run under the profile
+ * too (as with runc). */
 #include "ns-internal.h"
 
 bool
@@ -43,6 +46,10 @@ ns_apparmor_apply (const struct oci_process *p, hull_error_t *err)
   ssize_t w = write (fd, cmd, strlen (cmd));
   int saved_errno = errno;
   close (fd);
+  if (w < 0 && saved_errno == ENOENT)
+    return hull_make_error_code (err, saved_errno,
+                                 "process.apparmorProfile: AppArmor profile `%s` is not loaded (apparmor_parser loads profiles)",
+                                 p->apparmor_profile);
   if (w < 0)
     return hull_make_error (err, saved_errno, "process.apparmorProfile: change to profile `%s`", p->apparmor_profile);
   return 0;

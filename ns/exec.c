@@ -134,7 +134,7 @@ child_setup (const struct ns_exec_opts *o, struct exec_ns *ns, hull_error_t *err
       return -1;
   if (p->terminal && ns_console_setup (p, o->console_socket_fd, false, err) < 0)
     return -1;
-  if (ns_apply_rlimits (p, err) < 0)
+  if (ns_apply_rlimits (p, err) < 0 || ns_apparmor_apply (p, err) < 0)
     return -1;
   bool userns = oci_config_namespace (o->config, OCI_NS_USER) != NULL;
   if (ns_seccomp_load_early (sc, p, err) < 0 || ns_apply_user_and_caps (p, userns, err) < 0)

@@ -517,8 +517,6 @@ ns_exec_process_seccomp (const struct oci_process *p, int preserve_fds, struct n
     preserve_fds = 0;
   if (cloexec_from (3u + (unsigned)preserve_fds, err) < 0 || keep_preserved_fds (preserve_fds, err) < 0)
     return -1;
-  if (ns_apparmor_apply (p, err) < 0)
-    return -1;
   /* Last, so that the profile only has to allow what the process itself
    * does, and execve. */
   if (ns_seccomp_load (sc, err) < 0)

@@ -361,6 +361,10 @@ init_setup_and_exec (struct child_ctx *ctx, hull_error_t *err)
     close (o->console_socket_fd);
   if (ns_apply_rlimits (p, err) < 0 || ns_apply_personality (o->config, err) < 0)
     return -1;
+  /* Before ready, so that a profile that is not loaded fails create;
+   * and before no_new_privs and the user switch, as runc's init does. */
+  if (ns_apparmor_apply (p, err) < 0)
+    return -1;
   if (ns_seccomp_load_early (ctx->seccomp, p, err) < 0
       || ns_apply_user_and_caps (p, ctx->plan->new_user, err) < 0)
     return -1;
