@@ -58,9 +58,10 @@ vm-fuzz: build-fuzz/fuzz_vm_virtqueue
 GUEST_BUSYBOX ?= /bin/busybox
 AGENT_SRCS := vm-shim/agent/agent.c vm-shim/agent-proto.c common/common.c
 
-$(BUILD)/guest/hull-agent: $(AGENT_SRCS) vm-shim/agent-proto.h common/common.h
+$(BUILD)/guest/hull-agent: $(AGENT_SRCS) vm-shim/agent-proto.h common/common.h vm-shim/vm-shim.mk
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing $(WARNINGS) -O2 -static -o $@ $(AGENT_SRCS)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing $(WARNINGS) -O2 -static -s \
+	  -ffunction-sections -fdata-sections -Wl,--gc-sections -o $@ $(AGENT_SRCS)
 
 $(BUILD)/mkinitramfs: $(BUILD)/vm-shim/tools/mkinitramfs.o $(BUILD)/common/common.o
 	$(CC) $(HULL_CFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libarchive)
