@@ -95,7 +95,10 @@ gen_linux (yajl_gen g)
   oci_gen_key_bool (g, "rdma", true);
   yajl_gen_map_close (g);
   gen_seccomp (g);
-  gen_enabled (g, "apparmor", false);
+  /* "Whether AppArmor support is compiled in", not whether the host has
+   * it (runtime-spec features.md): process.apparmorProfile is applied
+   * (ns/apparmor.c), as runc says true. */
+  gen_enabled (g, "apparmor", true);
   gen_enabled (g, "selinux", false);
   gen_enabled (g, "intelRdt", false);
   yajl_gen_map_close (g);

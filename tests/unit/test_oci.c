@@ -887,6 +887,8 @@ TEST (features)
          && !oci_jv_member (cg, "systemd")->b);
   CHECK (oci_jv_member (l, "namespaces")->n == OCI_NS_TYPES);
   CHECK (oci_jv_member (root, "hooks")->n == OCI_HOOK_KINDS);
+  CHECK (oci_jv_member (oci_jv_member (l, "apparmor"), "enabled")->b);
+  CHECK (!oci_jv_member (oci_jv_member (l, "selinux"), "enabled")->b);
   oci_json_free (root);
   CHECK_CONTAINS (f, "\"ociVersionMin\": \"1.0.0\"");
   CHECK_CONTAINS (f, "\"ociVersionMax\": \"1.2.0\"");
