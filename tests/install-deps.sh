@@ -13,6 +13,9 @@ if [ "${1:-}" = "--test" ]; then
   # The test host VM (tests/vm): QEMU, and what builds its initramfs from
   # Debian's kernel package.
   pkgs="$pkgs qemu-system-x86 kmod cpio xz-utils"
+  # apparmor_parser: the VM's kernel has AppArmor (tests/integration-vm/test_apparmor.py
+  # loads profiles; containerd's CRI and podman load their default ones).
+  pkgs="$pkgs apparmor"
   # hull's guest kernel (make guest: vm-shim/guest/build-kernel.sh), built
   # from Debian's source package, for the VM-mode tests.
   pkgs="$pkgs linux-source-6.1 flex bison libelf-dev bc"
