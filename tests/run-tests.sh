@@ -173,15 +173,17 @@ run_containerd() {
 
 # In one test host VM (pure cgroup2, all controllers): what needs it
 # (ctr metrics and the memory limit, podman's pids limit), the CRI pod
-# (the VM's root has CAP_SYS_RESOURCE), and a few of the others.  Not all
-# of them: under QEMU's emulation each test takes 10-20 s.
+# (the VM's root has CAP_SYS_RESOURCE), podman's AppArmor profile (the VM
+# has AppArmor), and a few of the others.  Not all of them: under QEMU's
+# emulation each test takes 10-20 s.
 CONTAINERD_VM_TESTS="tests/containerd/test_ctr_cgroup.py tests/containerd/test_cri.py
  tests/containerd/test_ctr.py::test_run_rm_output_and_exit_code
  tests/containerd/test_ctr.py::test_detached_task_ls_ps_exec
  tests/containerd/test_ctr.py::test_shim_invocations"
 PODMAN_VM_TESTS="tests/podman/test_podman.py::test_run_rm_echo
  tests/podman/test_podman.py::test_detached_exec_stop_rm
- tests/podman/test_podman.py::test_pids_limit_unlimited"
+ tests/podman/test_podman.py::test_pids_limit_unlimited
+ tests/podman/test_podman.py::test_apparmor_default_profile"
 run_containerd_vm() {
     echo "== containerd-vm: containerd and podman tests in the test host VM, HULL=$BUILD/hull"
     if [ ! -x "$BUILD/hull" ]; then

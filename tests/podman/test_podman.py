@@ -116,6 +116,32 @@ def test_failed_create_shows_hulls_error(podman):
     assert podman("ps", "-aq").out.strip() == ""
 
 
+APPARMOR = os.path.isdir("/sys/kernel/security/apparmor")
+
+
+@pytest.mark.skipif(not APPARMOR, reason="no AppArmor on this host: the containerd-vm stage runs "
+                    "this in the test host VM")
+def test_apparmor_default_profile(podman):
+    """Where AppArmor is enabled (and apparmor_parser installed), podman loads
+    its default profile and puts it in process.apparmorProfile, for the
+    container and for exec: hull applies it.  The twin: the same container
+    with --security-opt apparmor=unconfined."""
+    show = ["cat", "/proc/self/attr/current"]
+    r = podman("run", "--rm", "--network", "none", IMAGE, *show)
+    assert r.rc == 0 and re.fullmatch(r"containers-default-[0-9.]+ \(enforce\)\n", r.out), r
+    profile = r.out
+    r = podman("run", "--rm", "--network", "none", "--security-opt", "apparmor=unconfined", IMAGE, *show)
+    assert r.rc == 0 and r.out == "unconfined\n", r
+    name = "hull-pm-aa-%d" % os.getpid()
+    r = podman("run", "-d", "--name", name, "--network", "none", IMAGE, "sleep", "1000")
+    assert r.rc == 0, r
+    try:
+        r = podman("exec", name, *show)
+        assert r.rc == 0 and r.out == profile, r
+    finally:
+        assert podman("rm", "-f", "-t", "0", name).rc == 0
+
+
 def test_pids_limit_unlimited(podman):
     """`--pids-limit -1` (unlimited) reaches the runtime as linux.resources.pids.limit = 0,
     which runc treats as "not set"."""
