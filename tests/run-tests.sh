@@ -14,7 +14,7 @@
 #
 # Environment: PYTEST_ARGS (extra pytest arguments, e.g. "-k hooks -x"),
 # VM_PYTEST_ARGS (the same for the vm stage), VM_TIMEOUT (seconds, default
-# 1200: the whole vm stage, boot included), CONTAINERD_PYTEST_ARGS,
+# 1800: the whole vm stage, boot included; about 5 min on a quiet machine), CONTAINERD_PYTEST_ARGS,
 # CONTAINERD_VM_TIMEOUT (default 900).
 set -u
 
@@ -139,7 +139,7 @@ run_vm() {
     mkdir -p "$share"
     xml="$share/junit.xml"
     # shellcheck disable=SC2086
-    (cd "$SRC" && tests/vm/testvm.sh run --timeout "${VM_TIMEOUT:-1200}" \
+    (cd "$SRC" && tests/vm/testvm.sh run --timeout "${VM_TIMEOUT:-1800}" \
         --share "$share" --keep "$BUILD" --env "HULL=$BUILD/hull" \
         --env "ASAN_OPTIONS=$ASAN_OPTIONS" --env "UBSAN_OPTIONS=$UBSAN_OPTIONS" -- \
         /usr/bin/python3 -m pytest -q -rfEs -p no:cacheprovider --junitxml="$xml" \
