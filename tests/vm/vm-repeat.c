@@ -64,6 +64,7 @@ main (int argc, char **argv)
   struct vm_process p = { .argv = true_argv, .stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2 };
   struct vm_config cfg = {
     .n_cpus = 2, .mem_size = 128 << 20, .kernel = argv[1], .initrd = argv[2], .cmdline = "quiet", .process = &p,
+    .timeout_ms = 240000, /* a boot that hangs is a failure, not a stuck suite */
   };
   struct usage before = { 0 };
   for (uint64_t i = 0; i < n; i++)
