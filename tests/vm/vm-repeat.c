@@ -51,6 +51,22 @@ measure (void)
                          count_vm_mappings () };
 }
 
+/* The end of the guest's console of the boot that failed. */
+static void
+print_log_tail (const char *path)
+{
+  cleanup_free char *log = NULL;
+  size_t len = 0;
+  hull_error_t err = NULL;
+  if (hull_read_file_at (AT_FDCWD, path, 64 << 20, &log, &len, &err) < 0)
+    {
+      hull_error_release (&err);
+      return;
+    }
+  size_t start = len > 3000 ? len - 3000 : 0;
+  fprintf (stderr, "vm-repeat: the guest's console (last %zu bytes):\n%s\n", len - start, log + start);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -61,9 +77,17 @@ main (int argc, char **argv)
       return 2;
     }
   char *true_argv[] = { "/bin/true", NULL };
+  char log[] = "/tmp/vm-repeat-console.XXXXXX";
+  int log_fd = mkstemp (log);
+  if (log_fd < 0)
+    {
+      perror ("vm-repeat: mkstemp");
+      return 1;
+    }
+  close (log_fd);
   struct vm_process p = { .argv = true_argv, .stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2 };
   struct vm_config cfg = {
-    .n_cpus = 2, .mem_size = 128 << 20, .kernel = argv[1], .initrd = argv[2], .cmdline = "quiet", .process = &p,
+    .n_cpus = 2, .mem_size = 128 << 20, .kernel = argv[1], .initrd = argv[2], .cmdline = "quiet", .process = &p, .serial_log = log,
     .timeout_ms = 240000, /* a boot that hangs is a failure, not a stuck suite */
   };
   struct usage before = { 0 };
@@ -72,6 +96,8 @@ main (int argc, char **argv)
       hull_error_t err = NULL;
       struct vm *vm = NULL;
       struct vm_stop_info info;
+      if (truncate (log, 0) < 0)
+        perror ("vm-repeat: truncate the console log");
       if (vm_create (&cfg, &vm, &err) < 0)
         {
           fprintf (stderr, "vm-repeat: boot %" PRIu64 ": %s\n", i + 1, err->msg);
@@ -88,6 +114,7 @@ main (int argc, char **argv)
       if (vm_run (vm, &info, &err) < 0)
         {
           fprintf (stderr, "vm-repeat: boot %" PRIu64 ": %s\n", i + 1, err->msg);
+          print_log_tail (log);
           return 1;
         }
       vm_destroy (vm);
@@ -100,6 +127,7 @@ main (int argc, char **argv)
         {
           fprintf (stderr, "vm-repeat: boot %" PRIu64 ": /bin/true did not exit 0 (stop: %s)\n", i + 1,
                    vm_stop_reason_name (info.reason));
+          print_log_tail (log);
           return 1;
         }
       /* The first boot sets up what a process keeps once (SIGPIPE ignored,
@@ -108,6 +136,7 @@ main (int argc, char **argv)
       if (i == 0)
         before = measure ();
     }
+  unlink (log);
   struct usage after = measure ();
   printf ("vm-repeat: %" PRIu64 " boots; fds %d -> %d, threads %d -> %d, VM mappings %d -> %d\n", n, before.fds,
           after.fds, before.threads, after.threads, before.maps, after.maps);
