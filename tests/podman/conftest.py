@@ -7,6 +7,7 @@ a private hull --root, and the busybox test image from `podman load`.
 """
 
 import os
+import time
 import shutil
 import signal
 import subprocess
@@ -111,6 +112,11 @@ class Podman:
         if r.out.strip():
             problems.append("podman containers left: %s" % r.out.split())
             self("rm", "-af", "-t", "0", timeout=120)
+        # conmon exits on its own once its container is gone, a moment after
+        # `podman rm` returns (it reports the exit and runs podman's cleanup).
+        deadline = time.monotonic() + 10
+        while self.conmon_pids() and time.monotonic() < deadline:
+            time.sleep(0.1)
         for pid in self.conmon_pids():
             problems.append("conmon %d left running" % pid)
             try:

@@ -87,7 +87,10 @@ main (int argc, char **argv)
   close (log_fd);
   struct vm_process p = { .argv = true_argv, .stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2 };
   struct vm_config cfg = {
-    .n_cpus = 2, .mem_size = 128 << 20, .kernel = argv[1], .initrd = argv[2], .cmdline = "quiet", .process = &p, .serial_log = log,
+    /* One vCPU: a two-vCPU guest hung once in about a hundred boots of this
+     * loop while another VM loaded the host (docs/vmm.md, open issue);
+     * test_vm_run's --cpus 2 test covers SMP. */
+    .n_cpus = 1, .mem_size = 128 << 20, .kernel = argv[1], .initrd = argv[2], .cmdline = "quiet", .process = &p, .serial_log = log,
     .timeout_ms = 240000, /* a boot that hangs is a failure, not a stuck suite */
   };
   struct usage before = { 0 };
