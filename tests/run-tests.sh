@@ -141,7 +141,8 @@ run_vm() {
     # shellcheck disable=SC2086
     (cd "$SRC" && tests/vm/testvm.sh run --timeout "${VM_TIMEOUT:-1800}" \
         --share "$share" --keep "$BUILD" --env "HULL=$BUILD/hull" \
-        --env "ASAN_OPTIONS=$ASAN_OPTIONS" --env "UBSAN_OPTIONS=$UBSAN_OPTIONS" -- \
+        --env "ASAN_OPTIONS=$ASAN_OPTIONS" --env "UBSAN_OPTIONS=$UBSAN_OPTIONS" \
+        --env "HULL_VM_REPEAT=${HULL_VM_REPEAT:-0}" -- \
         /usr/bin/python3 -m pytest -q -rfEs -p no:cacheprovider --junitxml="$xml" \
         ${VM_PYTEST_ARGS:-} tests/integration-vm)
     rc=$?
