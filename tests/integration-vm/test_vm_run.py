@@ -169,9 +169,6 @@ def test_caller_fds_stay_blocking(hull_binary, guest, tmp_path):
         os.close(w_fd)
 
 
-@pytest.mark.skipif(os.environ.get("HULL_VM_REPEAT") != "1",
-                    reason="held out of make check until the stall seen twice in the full vm stage "
-                           "(docs/vmm.md, open) is understood; run with HULL_VM_REPEAT=1")
 def test_twenty_boots_leave_nothing_behind(build_dir, guest):
     """One process boots the guest 20 times (vm_create, vm_run, vm_destroy):
     the same fds, one thread and the same mappings after as before; under the
