@@ -653,12 +653,36 @@ resolve_destination (const struct mount_plan *p, int rootfs_fd, const char *dest
   return steal_fd (&dst);
 }
 
+/* A container with a cgroup namespace of its own sees, in a new cgroup2
+ * mount, exactly its own cgroup directory; the parent cloned that directory
+ * (open_tree) before the init was made, and attaching the clone costs
+ * microseconds where a new cgroup2 mount waits for an RCU grace period
+ * (milliseconds).  Taken by the first cgroup mount without options for the
+ * superblock (those would need a new mount to mean anything). */
+static int
+take_cgroup_tree (const struct mount_plan *p, int *cgroup_tree, const struct oci_mount *m, hull_error_t *err)
+{
+  const unsigned long sb_only = MS_SYNCHRONOUS | MS_DIRSYNC | MS_MANDLOCK | MS_LAZYTIME;
+  if (cgroup_tree == NULL || *cgroup_tree < 0 || strcmp (p->fstype, "cgroup2") != 0 || p->data != NULL
+      || (p->sb_flags & sb_only))
+    return -1;
+  cleanup_close int tree = steal_fd (cgroup_tree);
+  uint64_t keep_atime = p->attr.attr_clr & MOUNT_ATTR__ATIME;
+  if (ns_set_mount_attr (tree, p->attr.attr_set, keep_atime, false, m->destination, err) < 0)
+    return -2;
+  return steal_fd (&tree);
+}
+
 /* A new instance of the file system; in a user namespace that does not own
  * the network (cgroup) namespace the kernel refuses sysfs (cgroup2), and
  * runc then binds the host's instead. */
 static int
-fs_mount_tree (const struct oci_mount *m, const struct mount_plan *p, bool userns, hull_error_t *err)
+fs_mount_tree (const struct oci_mount *m, const struct mount_plan *p, bool userns, int *cgroup_tree,
+               hull_error_t *err)
 {
+  int taken = take_cgroup_tree (p, cgroup_tree, m, err);
+  if (taken != -1)
+    return taken < 0 ? -1 : taken;
   hull_error_t local = NULL;
   int tree
       = ns_fs_tree (p->fstype, m->source, p->sb_flags, p->data, p->attr.attr_set, m->destination, &local);
@@ -683,10 +707,10 @@ fs_mount_tree (const struct oci_mount *m, const struct mount_plan *p, bool usern
 
 static int
 build_tree (const struct oci_mount *m, const struct mount_plan *p, int src, int *dst, bool userns,
-            hull_error_t *err)
+            int *cgroup_tree, hull_error_t *err)
 {
   if (p->kind == MOUNT_FS)
-    return fs_mount_tree (m, p, userns, err);
+    return fs_mount_tree (m, p, userns, cgroup_tree, err);
   cleanup_close int tree = -1;
   if (p->kind == MOUNT_REMOUNT)
     {
@@ -709,7 +733,7 @@ build_tree (const struct oci_mount *m, const struct mount_plan *p, int src, int 
 
 static int
 mount_one (const struct oci_mount *m, const struct mount_plan *p, int rootfs_fd, bool userns,
-           hull_error_t *err)
+           int *cgroup_tree, hull_error_t *err)
 {
   const char *dest = m->destination;
   cleanup_close int src = -1;
@@ -726,7 +750,7 @@ mount_one (const struct oci_mount *m, const struct mount_plan *p, int rootfs_fd,
   cleanup_close int dst = resolve_destination (p, rootfs_fd, dest, src, create, err);
   if (dst < 0)
     return -1;
-  cleanup_close int tree = build_tree (m, p, src, &dst, userns, err);
+  cleanup_close int tree = build_tree (m, p, src, &dst, userns, cgroup_tree, err);
   if (tree < 0)
     return -1;
   if (p->copyup && copy_up (dst, tree, dest, err) < 0)
@@ -740,14 +764,14 @@ mount_one (const struct oci_mount *m, const struct mount_plan *p, int rootfs_fd,
 }
 
 int
-ns_mounts_apply (const struct oci_config *c, int rootfs_fd, bool userns, hull_error_t *err)
+ns_mounts_apply (const struct oci_config *c, int rootfs_fd, bool userns, int *cgroup_tree, hull_error_t *err)
 {
   for (size_t i = 0; i < c->n_mounts; i++)
     {
       cleanup_plan struct mount_plan p = { 0 };
       if (plan_mount (&c->mounts[i], i, &p, err) < 0)
         return -1;
-      if (mount_one (&c->mounts[i], &p, rootfs_fd, userns, err) < 0)
+      if (mount_one (&c->mounts[i], &p, rootfs_fd, userns, cgroup_tree, err) < 0)
         return -1;
     }
   return 0;

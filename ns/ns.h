@@ -76,8 +76,10 @@ int ns_exec_spawn (const struct ns_exec_opts *o, pid_t *pid, hull_error_t *err);
  * linux.rootfsPropagation, bind-mounts the rootfs onto itself, performs
  * config.mounts in order (destinations resolved inside the rootfs, missing
  * mount points created), and populates /dev (default devices, symlinks,
- * /dev/pts/ptmx, linux.devices).  Returns an O_PATH fd on the rootfs. */
-int ns_rootfs_prepare (const struct oci_config *c, const char *rootfs, hull_error_t *err);
+ * /dev/pts/ptmx, linux.devices).  Returns an O_PATH fd on the rootfs.
+ * cgroup_tree: NULL, or a detached clone of the container's cgroup
+ * directory (ns_cgroup_tree) for its cgroup mount, taken (set to -1) if used. */
+int ns_rootfs_prepare (const struct oci_config *c, const char *rootfs, int *cgroup_tree, hull_error_t *err);
 /* pivot_root into rootfs_fd (or MS_MOVE + chroot with no_pivot), then the
  * masked and read-only paths, root.readonly and the final propagation. */
 int ns_rootfs_finalize (const struct oci_config *c, int rootfs_fd, bool no_pivot, hull_error_t *err);

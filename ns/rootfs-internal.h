@@ -48,8 +48,11 @@ int ns_attach_tree (int tree_fd, int target_fd, const char *what, const char *de
 /* mount_setattr on a mount fd; recursive applies to the whole tree. */
 int ns_set_mount_attr (int fd, uint64_t set, uint64_t clr, bool recursive, const char *dest,
                        hull_error_t *err);
-/* Performs config.mounts in order, relative to rootfs_fd. */
-int ns_mounts_apply (const struct oci_config *c, int rootfs_fd, bool userns, hull_error_t *err);
+/* Performs config.mounts in order, relative to rootfs_fd.  *cgroup_tree,
+ * when >= 0, is a detached clone of the container's cgroup directory that
+ * the first cgroup mount takes (and sets to -1) instead of a new cgroup2. */
+int ns_mounts_apply (const struct oci_config *c, int rootfs_fd, bool userns, int *cgroup_tree,
+                     hull_error_t *err);
 /* False when a config mount bind-mounts something on /dev (runc then leaves
  * /dev alone). */
 bool ns_mounts_need_dev_setup (const struct oci_config *c);

@@ -331,7 +331,7 @@ bind_rootfs (const char *rootfs, hull_error_t *err)
 }
 
 int
-ns_rootfs_prepare (const struct oci_config *c, const char *rootfs, hull_error_t *err)
+ns_rootfs_prepare (const struct oci_config *c, const char *rootfs, int *cgroup_tree, hull_error_t *err)
 {
   if (ns_validate_mounts (c, err) < 0)
     return -1;
@@ -350,7 +350,7 @@ ns_rootfs_prepare (const struct oci_config *c, const char *rootfs, hull_error_t 
   if (rootfs_fd < 0)
     return -1;
   bool userns = ns_in_user_namespace ();
-  if (ns_mounts_apply (c, rootfs_fd, userns, err) < 0)
+  if (ns_mounts_apply (c, rootfs_fd, userns, cgroup_tree, err) < 0)
     return -1;
   if (ns_mounts_need_dev_setup (c) && ns_dev_setup (c, rootfs_fd, userns, err) < 0)
     return -1;

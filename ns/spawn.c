@@ -211,6 +211,7 @@ struct child_ctx
   const struct ns_spawn_opts *opts;
   const struct spawn_plan *plan;
   int sync_fd;
+  int cgroup_tree; /* for the cgroup mount (cgroup_tree_for), or -1 */
   struct ns_seccomp *seccomp;
 };
 
@@ -323,7 +324,10 @@ static int
 init_build_rootfs (struct child_ctx *ctx, pid_t host_pid, hull_error_t *err)
 {
   const struct ns_spawn_opts *o = ctx->opts;
-  cleanup_close int rootfs_fd = ns_rootfs_prepare (o->config, o->rootfs, err);
+  cleanup_close int rootfs_fd = ns_rootfs_prepare (o->config, o->rootfs, &ctx->cgroup_tree, err);
+  if (ctx->cgroup_tree >= 0)
+    close (ctx->cgroup_tree); /* not taken: no cgroup mount used it */
+  ctx->cgroup_tree = -1;
   if (rootfs_fd < 0)
     return -1;
   if (make_cwd (rootfs_fd, o->config->process->cwd, err) < 0)
@@ -394,9 +398,9 @@ static void
 close_inherited_fds (const struct child_ctx *ctx)
 {
   int first = 3 + (ctx->opts->preserve_fds > 0 ? ctx->opts->preserve_fds : 0);
-  int keep[4] = { ctx->sync_fd, ctx->opts->exec_fifo_fd, ctx->opts->console_socket_fd, INT32_MAX };
-  qsort (keep, 3, sizeof (int), cmp_int);
-  for (int i = 0; i < 4; i++)
+  int keep[5] = { ctx->sync_fd, ctx->opts->exec_fifo_fd, ctx->opts->console_socket_fd, ctx->cgroup_tree, INT32_MAX };
+  qsort (keep, 4, sizeof (int), cmp_int);
+  for (int i = 0; i < 5; i++)
     {
       if (keep[i] < first)
         continue;
@@ -554,6 +558,29 @@ kill_and_reap (struct parent_state *st)
     }
 }
 
+static bool
+has_cgroup_mount (const struct oci_config *c)
+{
+  for (size_t i = 0; i < c->n_mounts; i++)
+    if (c->mounts[i].type
+        && (strcmp (c->mounts[i].type, "cgroup") == 0 || strcmp (c->mounts[i].type, "cgroup2") == 0))
+      return true;
+  return false;
+}
+
+/* With a cgroup namespace of its own, the container's cgroup mount shows its
+ * cgroup directory: cloned here (open_tree refuses a mount of another mount
+ * namespace, so not in the init), attached by the init (ns/mounts.c).  -1
+ * when there is no such mount, or the clone is refused (rootless): the init
+ * then mounts a new cgroup2. */
+static int
+cgroup_tree_for (const struct ns_spawn_opts *o, const struct spawn_plan *plan)
+{
+  if (o->cgroup_fd < 0 || !(plan->new_flags & CLONE_NEWCGROUP) || !has_cgroup_mount (o->config))
+    return -1;
+  return open_tree (o->cgroup_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+}
+
 int
 ns_spawn_container (const struct ns_spawn_opts *o, pid_t *pid_out, hull_error_t *err)
 {
@@ -570,6 +597,7 @@ ns_spawn_container (const struct ns_spawn_opts *o, pid_t *pid_out, hull_error_t 
   if (plan.two_step)
     prctl (PR_SET_CHILD_SUBREAPER, 1);
 
+  cleanup_close int cgroup_tree = cgroup_tree_for (o, &plan);
   bool into_cgroup = false;
   pid_t pid = clone_child (plan.two_step ? 0 : plan.new_flags, o->cgroup_fd, &into_cgroup);
   if (pid < 0)
@@ -579,7 +607,7 @@ ns_spawn_container (const struct ns_spawn_opts *o, pid_t *pid_out, hull_error_t 
     }
   if (pid == 0)
     {
-      struct child_ctx ctx = { .opts = o, .plan = &plan, .sync_fd = child_fd };
+      struct child_ctx ctx = { .opts = o, .plan = &plan, .sync_fd = child_fd, .cgroup_tree = cgroup_tree };
       sigset_t none;
       close_inherited_fds (&ctx);
       /* The runtime may block signals (run forwards them through a

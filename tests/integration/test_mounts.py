@@ -231,6 +231,26 @@ def test_cgroup2_mount(rt, bundle, cid):
     assert "cgroup.procs" in listing.split()
 
 
+def test_cgroup_mount_in_a_cgroup_namespace_is_the_containers_own_cgroup(rt, bundle, cid):
+    """hull attaches a clone of the container's cgroup directory (made before
+    the init) where a new cgroup2 would wait for an RCU grace period: the
+    view must be the same: the container's cgroup as the root, read-only."""
+    if not any(n["type"] == "cgroup" for n in bundle.config["linux"]["namespaces"]):
+        bundle.edit(lambda c: c["linux"]["namespaces"].append({"type": "cgroup"}))
+    out = run_out(rt, bundle, cid, "grep ' /sys/fs/cgroup ' /proc/self/mountinfo; echo ---; "
+                  "cat /sys/fs/cgroup/cgroup.procs; echo ---; "
+                  "mkdir /sys/fs/cgroup/sub 2>&1; echo ---; cat /proc/self/cgroup")
+    info, procs, mkdir, own = out.split("---\n")
+    fields = info.split()
+    assert fields[3:5] == ["/", "/sys/fs/cgroup"], info
+    assert "ro" in fields[5].split(","), info
+    assert fields[fields.index("-") + 1] == "cgroup2", info
+    # Only this container's processes: its init (pid 1, the shell) and cat.
+    assert procs.split()[0] == "1" and len(procs.split()) == 2, procs
+    assert "Read-only file system" in mkdir, mkdir
+    assert "0::/" in own.splitlines(), own
+
+
 def test_mount_destination_missing_parents_created(rt, bundle, cid):
     bundle.add_mount("/a/b/c", "tmpfs", "tmpfs", ["size=1m"])
     out = run_out(rt, bundle, cid, "grep ' /a/b/c ' /proc/mounts | cut -d' ' -f3")

@@ -161,7 +161,7 @@ static int
 setup_root (const struct env *e, const struct cfg *f, bool no_pivot)
 {
   hull_error_t err = NULL;
-  int fd = ns_rootfs_prepare (&f->c, e->rootfs, &err);
+  int fd = ns_rootfs_prepare (&f->c, e->rootfs, NULL, &err);
   if (fd < 0)
     {
       fprintf (stderr, "  prepare: %s\n", err->msg);
@@ -183,7 +183,7 @@ static int
 prepare_fails (const struct env *e, const struct cfg *f, const char *needle)
 {
   hull_error_t err = NULL;
-  int fd = ns_rootfs_prepare (&f->c, e->rootfs, &err);
+  int fd = ns_rootfs_prepare (&f->c, e->rootfs, NULL, &err);
   if (fd >= 0)
     {
       fprintf (stderr, "  prepare succeeded, expected an error containing \"%s\"\n", needle);
@@ -387,7 +387,7 @@ static int
 check_symlink_escape (const struct env *e, const struct cfg *f)
 {
   hull_error_t err = NULL;
-  int fd = ns_rootfs_prepare (&f->c, e->rootfs, &err);
+  int fd = ns_rootfs_prepare (&f->c, e->rootfs, NULL, &err);
   if (fd < 0)
     fprintf (stderr, "  prepare: %s\n", err->msg);
   CC (fd >= 0);
