@@ -653,12 +653,62 @@ resolve_destination (const struct mount_plan *p, int rootfs_fd, const char *dest
   return steal_fd (&dst);
 }
 
-/* A container with a cgroup namespace of its own sees, in a new cgroup2
- * mount, exactly its own cgroup directory; the parent cloned that directory
- * (open_tree) before the init was made, and attaching the clone costs
- * microseconds where a new cgroup2 mount waits for an RCU grace period
- * (milliseconds).  Taken by the first cgroup mount without options for the
- * superblock (those would need a new mount to mean anything). */
+/* The initial cgroup namespace, as /proc/PID/ns/cgroup names it
+ * (PROC_CGROUP_INIT_INO); the root of a cgroup2 hierarchy is inode 1. */
+#define CGROUPNS_INIT_INO 0xEFFFFFFBU
+#define CGROUP2_ROOT_INO 1
+
+static bool
+in_init_cgroupns (void)
+{
+  struct stat st;
+  return stat ("/proc/self/ns/cgroup", &st) == 0 && st.st_ino == CGROUPNS_INIT_INO;
+}
+
+/* Walks up from cgroup_fd to the hierarchy's root within the same mount. */
+static int
+cgroup2_root (int cgroup_fd)
+{
+  struct stat st;
+  if (fstat (cgroup_fd, &st) < 0)
+    return -1;
+  dev_t dev = st.st_dev;
+  cleanup_close int cur = fcntl (cgroup_fd, F_DUPFD_CLOEXEC, 0);
+  for (int depth = 0; cur >= 0 && depth < 256; depth++)
+    {
+      if (fstat (cur, &st) < 0 || st.st_dev != dev)
+        return -1;
+      if (st.st_ino == CGROUP2_ROOT_INO)
+        return steal_fd (&cur);
+      int up = openat (cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      close (cur);
+      cur = up;
+    }
+  return -1;
+}
+
+int
+ns_cgroup_tree (int cgroup_fd, bool own_cgroupns)
+{
+  struct statfs sfs;
+  if (fstatfs (cgroup_fd, &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC)
+    return -1;
+  cleanup_close int root = own_cgroupns || !in_init_cgroupns () ? -1 : cgroup2_root (cgroup_fd);
+  int dir = own_cgroupns ? cgroup_fd : root;
+  if (dir < 0)
+    return -1;
+  return open_tree (dir, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+}
+
+/* A new cgroup2 mount shows the container its cgroup namespace's root: its
+ * own cgroup directory, or with no namespace of its own the hierarchy's root.
+ * The parent cloned that directory (ns_cgroup_tree) before the init was
+ * made; attaching the clone costs microseconds where a new cgroup2 mount
+ * waits for an RCU grace period (milliseconds), and unlike a new mount in
+ * the initial cgroup namespace it does not reset the hierarchy's options
+ * (nsdelegate, memory_recursiveprot) to the mount's.  Taken by the first
+ * cgroup mount without options for the superblock (those would need a new
+ * mount to mean anything). */
 static int
 take_cgroup_tree (const struct mount_plan *p, int *cgroup_tree, const struct oci_mount *m, hull_error_t *err)
 {

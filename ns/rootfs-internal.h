@@ -48,6 +48,11 @@ int ns_attach_tree (int tree_fd, int target_fd, const char *what, const char *de
 /* mount_setattr on a mount fd; recursive applies to the whole tree. */
 int ns_set_mount_attr (int fd, uint64_t set, uint64_t clr, bool recursive, const char *dest,
                        hull_error_t *err);
+/* A detached clone of what a new cgroup2 mount would show the container:
+ * its own cgroup directory (cgroup_fd) when it has a cgroup namespace of its
+ * own, else the hierarchy's root, when the caller is in the initial cgroup
+ * namespace and its mount of the hierarchy reaches the root.  -1 otherwise. */
+int ns_cgroup_tree (int cgroup_fd, bool own_cgroupns);
 /* Performs config.mounts in order, relative to rootfs_fd.  *cgroup_tree,
  * when >= 0, is a detached clone of the container's cgroup directory that
  * the first cgroup mount takes (and sets to -1) instead of a new cgroup2. */

@@ -568,17 +568,20 @@ has_cgroup_mount (const struct oci_config *c)
   return false;
 }
 
-/* With a cgroup namespace of its own, the container's cgroup mount shows its
- * cgroup directory: cloned here (open_tree refuses a mount of another mount
- * namespace, so not in the init), attached by the init (ns/mounts.c).  -1
- * when there is no such mount, or the clone is refused (rootless): the init
- * then mounts a new cgroup2. */
+/* The directory a new cgroup2 mount in the container would show, cloned
+ * here (open_tree refuses a mount of another mount namespace, so not in the
+ * init) for the init to attach (ns/mounts.c).  -1 when there is no cgroup
+ * mount, the container joins a cgroup namespace, or the clone is refused
+ * (rootless): the init then mounts a new cgroup2. */
 static int
 cgroup_tree_for (const struct ns_spawn_opts *o, const struct spawn_plan *plan)
 {
-  if (o->cgroup_fd < 0 || !(plan->new_flags & CLONE_NEWCGROUP) || !has_cgroup_mount (o->config))
+  if (o->cgroup_fd < 0 || !has_cgroup_mount (o->config))
     return -1;
-  return open_tree (o->cgroup_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+  for (size_t i = 0; i < plan->n_joins; i++)
+    if (plan->joins[i]->type == OCI_NS_CGROUP)
+      return -1;
+  return ns_cgroup_tree (o->cgroup_fd, (plan->new_flags & CLONE_NEWCGROUP) != 0);
 }
 
 int

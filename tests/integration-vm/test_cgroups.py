@@ -176,3 +176,31 @@ def test_bad_values_refused_before_anything_exists(rt, bundle, cid, resources, f
     assert field in r.err, r.err
     assert not os.path.exists(os.path.join(rt.root, cid))
     assert not os.path.exists(CG + cg_path(cid))
+
+
+def _cgroup2_mount_options():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == CG:
+                return fields[-1].split(",")
+    raise AssertionError("no %s in /proc/self/mountinfo" % CG)
+
+
+def test_cgroup_mount_without_a_cgroup_namespace(rt, bundle, cid):
+    """A container in the host's cgroup namespace sees the whole hierarchy in
+    its cgroup mount, and the host's cgroup2 keeps its options: a new cgroup2
+    mount in the initial namespace resets nsdelegate to its own options,
+    which the clone hull attaches does not."""
+    assert "nsdelegate" in _cgroup2_mount_options(), "the test host VM mounts cgroup2 with nsdelegate"
+
+    def f(c):
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "cgroup"]
+        c["linux"]["cgroupsPath"] = cg_path(cid)
+    bundle.edit(f)
+    bundle.sh("grep ' /sys/fs/cgroup ' /proc/self/mountinfo; ls /sys/fs/cgroup%s" % cg_path(cid))
+    r = rt.ok("run", "--bundle", bundle.path, cid, timeout=120)
+    info = r.out.splitlines()[0].split()
+    assert info[3] == "/" and info[info.index("-") + 1] == "cgroup2", r.out
+    assert "cgroup.procs" in r.out.split(), r.out
+    assert "nsdelegate" in _cgroup2_mount_options()
