@@ -1,13 +1,15 @@
 /* CPUID for the guest: what KVM_GET_SUPPORTED_CPUID reports, minus what a
  * sandboxed guest must not use (nested virtualization, SGX, processor trace,
- * the PMU, MONITOR/MWAIT), plus the hypervisor bit and per-vCPU APIC ids and
- * a flat topology (one package, n cores, no SMT). */
+ * the PMU, MONITOR/MWAIT), plus the hypervisor bit, the TSC-deadline timer
+ * KVM emulates, per-vCPU APIC ids and a flat topology (one package, n
+ * cores, no SMT). */
 #include "vm-internal.h"
 
 #include <sys/ioctl.h>
 
 #define CPUID_1_ECX_MONITOR (1u << 3)
 #define CPUID_1_ECX_VMX (1u << 5)
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define CPUID_1_EDX_HTT (1u << 28)
 #define CPUID_7_EBX_SGX (1u << 2)
@@ -118,4 +120,16 @@ vm_cpuid_filter (struct kvm_cpuid2 *c, unsigned cpu, unsigned n_cpus)
 {
   for (unsigned i = 0; i < c->nent; i++)
     cpuid_filter_entry (&c->entries[i], cpu, n_cpus);
+}
+
+/* KVM emulates the LAPIC's TSC-deadline mode but leaves the CPUID bit to the
+ * VMM (KVM_CAP_TSC_DEADLINE_TIMER), as QEMU and Firecracker set it.  Without
+ * it Linux calibrates the LAPIC timer against the PIT at boot: 100 ms of
+ * jiffies at best, 250 ms nested. */
+void
+vm_cpuid_add_tsc_deadline (struct kvm_cpuid2 *c)
+{
+  for (unsigned i = 0; i < c->nent; i++)
+    if (c->entries[i].function == 1)
+      c->entries[i].ecx |= CPUID_1_ECX_TSC_DEADLINE;
 }

@@ -86,6 +86,8 @@ vm_vcpus_init (struct vm *vm, hull_error_t *err)
 {
   if (vm_cpuid_get_supported (vm->kvm_fd, &vm->cpuid, err) < 0)
     return -1;
+  if (ioctl (vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+    vm_cpuid_add_tsc_deadline (vm->cpuid);
   vm->vcpus = xmalloc0 (vm->cfg.n_cpus * sizeof (vm->vcpus[0]));
   for (unsigned i = 0; i < vm->cfg.n_cpus; i++)
     {

@@ -126,6 +126,9 @@ void vm_vcpus_stop (struct vm *vm);
 int vm_cpuid_get_supported (int kvm_fd, struct kvm_cpuid2 **out, hull_error_t *err);
 /* Filters KVM's supported CPUID for vCPU `cpu` of `n_cpus` (pure). */
 void vm_cpuid_filter (struct kvm_cpuid2 *c, unsigned cpu, unsigned n_cpus);
+/* Sets the TSC-deadline timer bit (leaf 1 ECX), for a KVM that has
+ * KVM_CAP_TSC_DEADLINE_TIMER. */
+void vm_cpuid_add_tsc_deadline (struct kvm_cpuid2 *c);
 
 /* ---- the event loop (vm.c) -------------------------------------------------- */
 typedef void (*vm_loop_fn) (struct vm *vm, void *opaque, uint32_t events);

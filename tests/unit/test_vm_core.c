@@ -410,6 +410,9 @@ TEST (cpuid_filter_masks_and_numbers_cpus)
   CHECK (t.e[2].eax == 0);
   CHECK (t.e[3].ecx == 0x1);
   CHECK (t.e[4].ebx == 1);
+  vm_cpuid_add_tsc_deadline (&t.c);
+  CHECK (t.e[0].ecx == (1u | (1u << 24) | (1u << 31))); /* TSC-deadline timer, leaf 1 only */
+  CHECK (t.e[3].ecx == 0x1 && t.e[4].ecx == 0);
 }
 
 RUN_TESTS ("vm_core")
