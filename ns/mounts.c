@@ -690,14 +690,28 @@ cgroup2_root (int cgroup_fd)
 int
 ns_cgroup_tree (int cgroup_fd, bool own_cgroupns)
 {
+  const unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH;
   struct statfs sfs;
   if (fstatfs (cgroup_fd, &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC)
     return -1;
-  cleanup_close int root = own_cgroupns || !in_init_cgroupns () ? -1 : cgroup2_root (cgroup_fd);
-  int dir = own_cgroupns ? cgroup_fd : root;
-  if (dir < 0)
+  if (own_cgroupns)
+    return open_tree (cgroup_fd, "", flags);
+  if (!in_init_cgroupns ())
     return -1;
-  return open_tree (dir, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+  cleanup_close int root = cgroup2_root (cgroup_fd);
+  return root < 0 ? -1 : open_tree (root, "", flags);
+}
+
+/* A bind standing in for a new file system instance gets that mount's
+ * flags (ro, nosuid...; atime kept as it is unless asked).  Takes *tree. */
+static int
+stand_in_tree (int *tree, const struct mount_plan *p, const struct oci_mount *m, hull_error_t *err)
+{
+  cleanup_close int fd = steal_fd (tree);
+  uint64_t keep_atime = p->attr.attr_clr & MOUNT_ATTR__ATIME;
+  if (ns_set_mount_attr (fd, p->attr.attr_set, keep_atime, false, m->destination, err) < 0)
+    return -1;
+  return steal_fd (&fd);
 }
 
 /* A new cgroup2 mount shows the container its cgroup namespace's root: its
@@ -709,18 +723,12 @@ ns_cgroup_tree (int cgroup_fd, bool own_cgroupns)
  * (nsdelegate, memory_recursiveprot) to the mount's.  Taken by the first
  * cgroup mount without options for the superblock (those would need a new
  * mount to mean anything). */
-static int
-take_cgroup_tree (const struct mount_plan *p, int *cgroup_tree, const struct oci_mount *m, hull_error_t *err)
+static bool
+can_take_cgroup_tree (const struct mount_plan *p, const int *cgroup_tree)
 {
   const unsigned long sb_only = MS_SYNCHRONOUS | MS_DIRSYNC | MS_MANDLOCK | MS_LAZYTIME;
-  if (cgroup_tree == NULL || *cgroup_tree < 0 || strcmp (p->fstype, "cgroup2") != 0 || p->data != NULL
-      || (p->sb_flags & sb_only))
-    return -1;
-  cleanup_close int tree = steal_fd (cgroup_tree);
-  uint64_t keep_atime = p->attr.attr_clr & MOUNT_ATTR__ATIME;
-  if (ns_set_mount_attr (tree, p->attr.attr_set, keep_atime, false, m->destination, err) < 0)
-    return -2;
-  return steal_fd (&tree);
+  return cgroup_tree != NULL && *cgroup_tree >= 0 && strcmp (p->fstype, "cgroup2") == 0 && p->data == NULL
+         && !(p->sb_flags & sb_only);
 }
 
 /* A new instance of the file system; in a user namespace that does not own
@@ -730,9 +738,8 @@ static int
 fs_mount_tree (const struct oci_mount *m, const struct mount_plan *p, bool userns, int *cgroup_tree,
                hull_error_t *err)
 {
-  int taken = take_cgroup_tree (p, cgroup_tree, m, err);
-  if (taken != -1)
-    return taken < 0 ? -1 : taken;
+  if (can_take_cgroup_tree (p, cgroup_tree))
+    return stand_in_tree (cgroup_tree, p, m, err);
   hull_error_t local = NULL;
   int tree
       = ns_fs_tree (p->fstype, m->source, p->sb_flags, p->data, p->attr.attr_set, m->destination, &local);
@@ -746,13 +753,10 @@ fs_mount_tree (const struct oci_mount *m, const struct mount_plan *p, bool usern
       return tree;
     }
   hull_error_release (&local);
-  cleanup_close int bind = ns_bind_tree (-1, sysfs ? "/sys" : "/sys/fs/cgroup", true, m->destination, err);
+  int bind = ns_bind_tree (-1, sysfs ? "/sys" : "/sys/fs/cgroup", true, m->destination, err);
   if (bind < 0)
     return -1;
-  uint64_t keep_atime = p->attr.attr_clr & MOUNT_ATTR__ATIME;
-  if (ns_set_mount_attr (bind, p->attr.attr_set, keep_atime, false, m->destination, err) < 0)
-    return -1;
-  return steal_fd (&bind);
+  return stand_in_tree (&bind, p, m, err);
 }
 
 static int

@@ -77,8 +77,8 @@ int ns_exec_spawn (const struct ns_exec_opts *o, pid_t *pid, hull_error_t *err);
  * config.mounts in order (destinations resolved inside the rootfs, missing
  * mount points created), and populates /dev (default devices, symlinks,
  * /dev/pts/ptmx, linux.devices).  Returns an O_PATH fd on the rootfs.
- * cgroup_tree: NULL, or a detached clone of the container's cgroup
- * directory (ns_cgroup_tree) for its cgroup mount, taken (set to -1) if used. */
+ * cgroup_tree: NULL, or a detached clone of what a new cgroup2 mount would
+ * show the container (ns_cgroup_tree), taken (set to -1) by its cgroup mount. */
 int ns_rootfs_prepare (const struct oci_config *c, const char *rootfs, int *cgroup_tree, hull_error_t *err);
 /* pivot_root into rootfs_fd (or MS_MOVE + chroot with no_pivot), then the
  * masked and read-only paths, root.readonly and the final propagation. */

@@ -54,8 +54,8 @@ int ns_set_mount_attr (int fd, uint64_t set, uint64_t clr, bool recursive, const
  * namespace and its mount of the hierarchy reaches the root.  -1 otherwise. */
 int ns_cgroup_tree (int cgroup_fd, bool own_cgroupns);
 /* Performs config.mounts in order, relative to rootfs_fd.  *cgroup_tree,
- * when >= 0, is a detached clone of the container's cgroup directory that
- * the first cgroup mount takes (and sets to -1) instead of a new cgroup2. */
+ * when >= 0, is ns_cgroup_tree's clone, which the first cgroup mount takes
+ * (and sets to -1) instead of a new cgroup2. */
 int ns_mounts_apply (const struct oci_config *c, int rootfs_fd, bool userns, int *cgroup_tree,
                      hull_error_t *err);
 /* False when a config mount bind-mounts something on /dev (runc then leaves

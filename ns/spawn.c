@@ -398,7 +398,9 @@ static void
 close_inherited_fds (const struct child_ctx *ctx)
 {
   int first = 3 + (ctx->opts->preserve_fds > 0 ? ctx->opts->preserve_fds : 0);
-  int keep[5] = { ctx->sync_fd, ctx->opts->exec_fifo_fd, ctx->opts->console_socket_fd, ctx->cgroup_tree, INT32_MAX };
+  int keep[5] = {
+    ctx->sync_fd, ctx->opts->exec_fifo_fd, ctx->opts->console_socket_fd, ctx->cgroup_tree, INT32_MAX,
+  };
   qsort (keep, 4, sizeof (int), cmp_int);
   for (int i = 0; i < 5; i++)
     {

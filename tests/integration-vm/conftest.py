@@ -9,10 +9,13 @@ with a tmpfs overlay).  They reuse tests/integration's fixtures and helpers
 everything public in tests/integration/conftest.py is re-exported here, so a
 fixture added there is usable here too."""
 
+import faulthandler
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -87,8 +90,6 @@ def _descendants(root):
 
 
 def _dump_hang(nodeid):
-    import faulthandler
-    import signal as _signal
     err = sys.__stderr__
     err.write("\n!! watchdog: %s still running after %d s; what the processes are doing:\n"
               % (nodeid, WATCHDOG_SECONDS))
@@ -115,7 +116,7 @@ def _dump_hang(nodeid):
     for pid in pids:
         if _read("/proc/%d/comm" % pid) == "hull":
             try:
-                os.kill(pid, _signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
     err.write("!! watchdog: hull processes of this test killed\n")
@@ -135,7 +136,6 @@ def _console_note(text):
 
 @pytest.fixture(autouse=True)
 def _watchdog(request):
-    import threading
     nodeid = request.node.nodeid
     timer = threading.Timer(WATCHDOG_SECONDS, _dump_hang, args=(nodeid,))
     timer.daemon = True

@@ -67,6 +67,15 @@ print_log_tail (const char *path)
   fprintf (stderr, "vm-repeat: the guest's console (last %zu bytes):\n%s\n", len - start, log + start);
 }
 
+/* Each boot's guest console, kept only while vm-repeat runs. */
+static char console_log[] = "/tmp/vm-repeat-console.XXXXXX";
+
+static void
+remove_log (void)
+{
+  unlink (console_log);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -77,20 +86,19 @@ main (int argc, char **argv)
       return 2;
     }
   char *true_argv[] = { "/bin/true", NULL };
-  char log[] = "/tmp/vm-repeat-console.XXXXXX";
-  int log_fd = mkstemp (log);
+  int log_fd = mkstemp (console_log);
   if (log_fd < 0)
     {
       perror ("vm-repeat: mkstemp");
       return 1;
     }
   close (log_fd);
+  atexit (remove_log); /* on a failed boot too, once its tail is printed */
   struct vm_process p = { .argv = true_argv, .stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2 };
   struct vm_config cfg = {
-    /* One vCPU: a two-vCPU guest hung once in about a hundred boots of this
-     * loop while another VM loaded the host (docs/vmm.md, open issue);
-     * test_vm_run's --cpus 2 test covers SMP. */
-    .n_cpus = 1, .mem_size = 128 << 20, .kernel = argv[1], .initrd = argv[2], .cmdline = "quiet", .process = &p, .serial_log = log,
+    /* One vCPU: the two-vCPU hangs once seen here were the test host VM
+     * freezing (docs/vmm.md, "Tests"); test_vm_run's --cpus 2 test covers SMP. */
+    .n_cpus = 1, .mem_size = 128 << 20, .kernel = argv[1], .initrd = argv[2], .cmdline = "quiet", .process = &p, .serial_log = console_log,
     .timeout_ms = 240000, /* a boot that hangs is a failure, not a stuck suite */
   };
   struct usage before = { 0 };
@@ -99,7 +107,7 @@ main (int argc, char **argv)
       hull_error_t err = NULL;
       struct vm *vm = NULL;
       struct vm_stop_info info;
-      if (truncate (log, 0) < 0)
+      if (truncate (console_log, 0) < 0)
         perror ("vm-repeat: truncate the console log");
       if (vm_create (&cfg, &vm, &err) < 0)
         {
@@ -117,7 +125,7 @@ main (int argc, char **argv)
       if (vm_run (vm, &info, &err) < 0)
         {
           fprintf (stderr, "vm-repeat: boot %" PRIu64 ": %s\n", i + 1, err->msg);
-          print_log_tail (log);
+          print_log_tail (console_log);
           return 1;
         }
       vm_destroy (vm);
@@ -130,7 +138,7 @@ main (int argc, char **argv)
         {
           fprintf (stderr, "vm-repeat: boot %" PRIu64 ": /bin/true did not exit 0 (stop: %s)\n", i + 1,
                    vm_stop_reason_name (info.reason));
-          print_log_tail (log);
+          print_log_tail (console_log);
           return 1;
         }
       /* The first boot sets up what a process keeps once (SIGPIPE ignored,
@@ -139,7 +147,6 @@ main (int argc, char **argv)
       if (i == 0)
         before = measure ();
     }
-  unlink (log);
   struct usage after = measure ();
   printf ("vm-repeat: %" PRIu64 " boots; fds %d -> %d, threads %d -> %d, VM mappings %d -> %d\n", n, before.fds,
           after.fds, before.threads, after.threads, before.maps, after.maps);
