@@ -21,6 +21,8 @@ static const struct hull_cmd_help help = {
   "SIGTERM, SIGINT and SIGHUP are forwarded to COMMAND.  Needs /dev/kvm with hardware virtualization.",
   "  --cpus N                vCPUs (default 1)\n"
   "  --memory MIB            guest memory in MiB (default 128)\n"
+  "  --hugepages             guest memory from the host's 2 MiB hugetlb pool (vm.nr_hugepages),\n"
+  "                          reserved at start: fewer page faults, a faster boot\n"
   "  -e, --env NAME=VALUE    environment of COMMAND (repeatable; PATH and HOME are set by default)\n"
   "  --cwd DIR               working directory of COMMAND in the guest (default /)\n"
   "  --kernel FILE           the guest kernel (vmlinux or bzImage; default: hull's guest, see docs/vmm.md)\n"
@@ -106,13 +108,14 @@ hull_cmd_vm_run (struct hull_context *ctx, int argc, char **argv, hull_error_t *
                                         { "console-log", required_argument, NULL, 'l' },
                                         { "cmdline", required_argument, NULL, 'C' },
                                         { "timings", no_argument, NULL, 't' },
+                                        { "hugepages", no_argument, NULL, 'H' },
                                         { "help", no_argument, NULL, 'h' },
                                         { NULL, 0, NULL, 0 } };
   uint64_t cpus = 1, mem_mib = VM_RUN_DEFAULT_MEM_MIB;
   const char *cwd = "/", *cmdline = NULL;
   cleanup_free char *kernel = NULL, *initrd = NULL, *console_log = NULL;
   cleanup_strv char **env = NULL;
-  bool timings = false;
+  bool timings = false, hugepages = false;
   (void)ctx;
   strv_append (&env, VM_RUN_PATH);
   strv_append (&env, "HOME=/root");
@@ -146,6 +149,7 @@ hull_cmd_vm_run (struct hull_context *ctx, int argc, char **argv, hull_error_t *
       case 'l': free (console_log); console_log = xstrdup (optarg); break;
       case 'C': cmdline = optarg; break;
       case 't': timings = true; break;
+      case 'H': hugepages = true; break;
       case 'h': hull_print_help (&help); return 0;
       default: return hull_make_error (err, 0, "vm-run: unknown option `%s`", argv[optind - 1]);
       }
@@ -168,6 +172,7 @@ hull_cmd_vm_run (struct hull_context *ctx, int argc, char **argv, hull_error_t *
   struct vm_config cfg = {
     .n_cpus = (unsigned)cpus,
     .mem_size = mem_mib << 20,
+    .hugepages = hugepages,
     .kernel = kernel,
     .initrd = initrd,
     .cmdline = args,
@@ -178,14 +183,15 @@ hull_cmd_vm_run (struct hull_context *ctx, int argc, char **argv, hull_error_t *
   struct vm *vm = NULL;
   if (vm_create (&cfg, &vm, err) < 0)
     return hull_error_wrap (err, "vm-run");
+  uint64_t t_created = hull_now_ns () - t0;
   struct vm_stop_info info;
   int ret = vm_run (vm, &info, err);
   vm_destroy (vm);
   if (ret < 0)
     return hull_error_wrap (err, "vm-run");
   if (timings)
-    fprintf (stderr, "hull vm-run: agent ready %.1f ms, command ended %.1f ms, total %.1f ms\n",
+    fprintf (stderr, "hull vm-run: agent ready %.1f ms, command ended %.1f ms, total %.1f ms (VM built in %.1f ms)\n",
              (double)info.agent_ready_ns / 1e6, (double)info.process_exit_ns / 1e6,
-             (double)(hull_now_ns () - t0) / 1e6);
+             (double)(hull_now_ns () - t0) / 1e6, (double)t_created / 1e6);
   return run_status (&info, &cfg);
 }

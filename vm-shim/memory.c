@@ -1,6 +1,12 @@
 /* Guest RAM: one sealed memfd, mapped once, given to KVM in at most two
  * slots (below the MMIO hole, and from 4 GiB).  vm_mem_ptr() is the only
- * way from a guest-physical address to a host pointer. */
+ * way from a guest-physical address to a host pointer.
+ *
+ * With cfg.hugepages the memfd is a hugetlb one: 2 MiB pages from the
+ * host's reserved pool, all of them reserved when the memory is mapped (so
+ * a short pool is an error at start, never a SIGBUS in a vCPU), and KVM maps
+ * the guest with 2 MiB entries: one nested page fault where 4 KiB pages
+ * take 512 (docs/vmm.md, "Guest memory"). */
 #include "vm-internal.h"
 
 #include <sys/ioctl.h>
@@ -39,12 +45,33 @@ vm_mem_low_end (const struct vm_mem *m)
   return m->n_regions > 0 && m->regions[0].gpa == 0 ? m->regions[0].size : 0;
 }
 
-static int
-memory_create_memfd (uint64_t size, int *fd_out, hull_error_t *err)
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21U << 26) /* linux/memfd.h: log2 of the page size, shifted */
+#endif
+#define HUGETLB_2M_DIR "/sys/kernel/mm/hugepages/hugepages-2048kB"
+
+/* What the pool has, for the error that says it is short: "N free of M". */
+static char *
+memory_hugetlb_pool (void)
 {
-  cleanup_close int fd = memfd_create ("hull-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  cleanup_free char *free_pages = NULL, *total = NULL;
+  hull_error_t ignored = NULL;
+  if (hull_read_file_at (AT_FDCWD, HUGETLB_2M_DIR "/free_hugepages", 64, &free_pages, NULL, &ignored) < 0
+      || hull_read_file_at (AT_FDCWD, HUGETLB_2M_DIR "/nr_hugepages", 64, &total, NULL, &ignored) < 0)
+    {
+      hull_error_release (&ignored);
+      return xstrdup ("this host has no 2 MiB hugetlb pool");
+    }
+  return hull_fmt ("%lu free of %lu in " HUGETLB_2M_DIR, strtoul (free_pages, NULL, 10), strtoul (total, NULL, 10));
+}
+
+static int
+memory_create_memfd (uint64_t size, bool hugepages, int *fd_out, hull_error_t *err)
+{
+  unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING | (hugepages ? MFD_HUGETLB | MFD_HUGE_2MB : 0);
+  cleanup_close int fd = memfd_create ("hull-guest-ram", flags);
   if (fd < 0)
-    return hull_make_error (err, errno, "memfd_create guest RAM");
+    return hull_make_error (err, errno, "memfd_create guest RAM%s", hugepages ? " (hugetlb, 2 MiB pages)" : "");
   if (ftruncate (fd, (off_t)size) < 0)
     return hull_make_error (err, errno, "size guest RAM memfd to %" PRIu64 " bytes", size);
   /* The size can no longer change: a later holder of the fd (a virtio-fs
@@ -77,18 +104,30 @@ vm_memory_init (struct vm *vm, hull_error_t *err)
   struct vm_mem *m = &vm->mem;
   uint64_t size = vm->cfg.mem_size;
 
-  if (memory_create_memfd (size, &m->fd, err) < 0)
+  bool huge = vm->cfg.hugepages;
+
+  if (memory_create_memfd (size, huge, &m->fd, err) < 0)
     return -1;
-  void *map = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, m->fd, 0);
+  /* hugetlb: no MAP_NORESERVE, so the pages are reserved here. */
+  void *map = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | (huge ? 0 : MAP_NORESERVE), m->fd, 0);
   if (map == MAP_FAILED)
-    return hull_make_error (err, errno, "mmap %" PRIu64 " bytes of guest RAM", size);
+    {
+      if (huge && errno == ENOMEM)
+        {
+          cleanup_free char *pool = memory_hugetlb_pool ();
+          return hull_make_error (err, ENOMEM, "guest RAM of %" PRIu64 " MiB needs %" PRIu64 " huge pages: %s",
+                                  size >> 20, (uint64_t)(size / VM_HUGEPAGE_SIZE), pool);
+        }
+      return hull_make_error (err, errno, "mmap %" PRIu64 " bytes of guest RAM", size);
+    }
   m->map = map;
   m->map_size = size;
-  /* Guest memory stays out of the VMM's core dumps.  Huge pages where the
-   * host allows them for shared memory (shmem_enabled=advise): fewer EPT
-   * misses for the guest. */
+  /* Guest memory stays out of the VMM's core dumps.  Without hugetlb,
+   * transparent huge pages where the host allows them for shared memory
+   * (shmem_enabled=advise): fewer nested page faults for the guest. */
   (void)madvise (map, size, MADV_DONTDUMP);
-  (void)madvise (map, size, MADV_HUGEPAGE);
+  if (!huge)
+    (void)madvise (map, size, MADV_HUGEPAGE);
 
   uint64_t low = size < VM_MMIO_START ? size : VM_MMIO_START;
   m->regions[0] = (struct vm_mem_region){ .gpa = 0, .size = low, .hva = m->map };

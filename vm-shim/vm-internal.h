@@ -30,6 +30,7 @@
 #define VM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 #define VM_TSS_ADDR 0xfffbd000ULL
 #define VM_4G 0x100000000ULL
+#define VM_HUGEPAGE_SIZE (2ULL << 20)
 
 /* ---- I/O ports and IRQs ------------------------------------------------------- */
 #define VM_SERIAL_PORT 0x3f8

@@ -90,6 +90,7 @@ struct vm_config
 {
   unsigned n_cpus;                /* 1 .. VM_MAX_CPUS */
   uint64_t mem_size;              /* bytes, a multiple of 1 MiB, VM_MEM_MIN .. VM_MEM_MAX */
+  bool hugepages;                 /* guest RAM from the host's 2 MiB hugetlb pool (mem_size a multiple of 2 MiB) */
   const char *kernel;             /* vmlinux ELF or bzImage */
   const char *initrd;             /* optional initramfs */
   const char *cmdline;            /* appended to the default command line */

@@ -112,6 +112,68 @@ def test_memory_size(hull_binary, guest):
     assert 250 * 1024 < total_kib <= 300 * 1024, r.stdout
 
 
+NR_HUGEPAGES = "/proc/sys/vm/nr_hugepages"
+
+
+def _hugepages():
+    """2 MiB pages of the pool in use or reserved by a mapping."""
+    info = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k, v = line.split(":")
+            info[k] = int(v.split()[0])
+    return info["HugePages_Total"] - info["HugePages_Free"] + info["HugePages_Rsvd"]
+
+
+@pytest.fixture
+def hugetlb_pool():
+    """Sets the pool to N pages free (a function), and back afterwards."""
+    with open(NR_HUGEPAGES) as f:
+        before = f.read()
+
+    def set_free(n):
+        with open(NR_HUGEPAGES, "w") as f:
+            f.write(str(_hugepages() + n))
+    yield set_free
+    with open(NR_HUGEPAGES, "w") as f:
+        f.write(before)
+
+
+def test_hugepages_back_guest_memory(hull_binary, guest, hugetlb_pool):
+    hugetlb_pool(70)
+    base = _hugepages()
+    p = subprocess.Popen([hull_binary, "vm-run", "--hugepages", "--memory", "128", "--", "sh", "-c",
+                          "grep MemTotal /proc/meminfo; read x; echo done"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = _wait_for_line(p.stdout, b"MemTotal", BOOT_TIMEOUT)
+        # All 64 pages of the guest's 128 MiB are the VMM's while it runs
+        # (reserved when mapped, so a short pool fails at start).
+        held = _hugepages() - base
+        out, err = p.communicate(input=b"\n", timeout=BOOT_TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert held == 64, (held, line)
+    assert 100 * 1024 < int(line.split()[1]) <= 128 * 1024, line
+    assert out == b"done\n", out
+    assert _hugepages() == base, "the guest's huge pages were not given back"
+
+
+def test_hugepages_short_pool_is_refused_before_booting(hull_binary, guest, hugetlb_pool):
+    hugetlb_pool(10)
+    base = _hugepages()
+    r = vm_run(hull_binary, "--hugepages", "--memory", "128", "--", "true", timeout=60)
+    assert r.returncode == 1, r
+    assert "guest RAM of 128 MiB needs 64 huge pages: 10 free of" in r.stderr.decode(), r.stderr
+    assert _hugepages() == base
+    r = vm_run(hull_binary, "--hugepages", "--memory", "129", "--", "true", timeout=60)
+    assert r.returncode == 1, r
+    assert "memory size 129 MiB: hugepages need whole 2 MiB pages" in r.stderr.decode(), r.stderr
+
+
 def _wait_for_line(stream, want, timeout):
     deadline = time.monotonic() + timeout
     line = b""
