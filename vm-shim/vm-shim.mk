@@ -106,7 +106,9 @@ install-guest:
 # Both VMMs boot that file in the benchmark.
 #   make bench-vm                 the benchmark, in the test host VM
 #   make bench-vm BENCH_VM_ROUNDS=5
+#   make bench-vm BENCH_VM_ARGS=--hugepages   guest RAM from the hugetlb pool, both VMMs
 BENCH_VM_ROUNDS ?= 20
+BENCH_VM_ARGS ?=
 # One vCPU in the test host VM: with two its nested KVM froze (docs/vmm.md).
 BENCH_VM_SMP ?= 1
 .PHONY: bench-vm-kernel bench-vm
@@ -123,5 +125,5 @@ bench-vm-kernel:
 # The load printed inside the VM is the VM's own; the host's is printed here.
 bench-vm: $(BUILD)/hull guest bench-vm-kernel
 	@echo "bench-vm: host load before: $$(uptime)"
-	tests/vm/testvm.sh run --smp $(BENCH_VM_SMP) --timeout 1500 -- tests/bench/vm-boot.py $(BUILD)/hull $(BENCH_VM_ROUNDS)
+	tests/vm/testvm.sh run --smp $(BENCH_VM_SMP) --timeout 1500 -- tests/bench/vm-boot.py $(BUILD)/hull $(BENCH_VM_ROUNDS) $(BENCH_VM_ARGS)
 	@echo "bench-vm: host load after: $$(uptime)"
