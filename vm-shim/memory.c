@@ -6,7 +6,7 @@
  * host's reserved pool, all of them reserved when the memory is mapped (so
  * a short pool is an error at start, never a SIGBUS in a vCPU), and KVM maps
  * the guest with 2 MiB entries: one nested page fault where 4 KiB pages
- * take 512 (docs/vmm.md, "Guest memory"). */
+ * take 512 (docs/vmm.md, "Memory layout": huge pages). */
 #include "vm-internal.h"
 
 #include <sys/ioctl.h>
