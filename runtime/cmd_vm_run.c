@@ -190,7 +190,8 @@ hull_cmd_vm_run (struct hull_context *ctx, int argc, char **argv, hull_error_t *
   if (ret < 0)
     return hull_error_wrap (err, "vm-run");
   if (timings)
-    fprintf (stderr, "hull vm-run: agent ready %.1f ms, command ended %.1f ms, total %.1f ms (VM built in %.1f ms)\n",
+    fprintf (stderr,
+             "hull vm-run: agent ready %.1f ms, command ended %.1f ms, total %.1f ms (VM built in %.1f ms)\n",
              (double)info.agent_ready_ns / 1e6, (double)info.process_exit_ns / 1e6,
              (double)(hull_now_ns () - t0) / 1e6, (double)t_created / 1e6);
   return run_status (&info, &cfg);

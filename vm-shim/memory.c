@@ -62,7 +62,8 @@ memory_hugetlb_pool (void)
       hull_error_release (&ignored);
       return xstrdup ("this host has no 2 MiB hugetlb pool");
     }
-  return hull_fmt ("%lu free of %lu in " HUGETLB_2M_DIR, strtoul (free_pages, NULL, 10), strtoul (total, NULL, 10));
+  return hull_fmt ("%lu free of %lu in " HUGETLB_2M_DIR, strtoul (free_pages, NULL, 10),
+                   strtoul (total, NULL, 10));
 }
 
 static int
@@ -71,7 +72,8 @@ memory_create_memfd (uint64_t size, bool hugepages, int *fd_out, hull_error_t *e
   unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING | (hugepages ? MFD_HUGETLB | MFD_HUGE_2MB : 0);
   cleanup_close int fd = memfd_create ("hull-guest-ram", flags);
   if (fd < 0)
-    return hull_make_error (err, errno, "memfd_create guest RAM%s", hugepages ? " (hugetlb, 2 MiB pages)" : "");
+    return hull_make_error (err, errno, "memfd_create guest RAM%s",
+                            hugepages ? " (hugetlb, 2 MiB pages)" : "");
   if (ftruncate (fd, (off_t)size) < 0)
     return hull_make_error (err, errno, "size guest RAM memfd to %" PRIu64 " bytes", size);
   /* The size can no longer change: a later holder of the fd (a virtio-fs
@@ -103,7 +105,6 @@ vm_memory_init (struct vm *vm, hull_error_t *err)
 {
   struct vm_mem *m = &vm->mem;
   uint64_t size = vm->cfg.mem_size;
-
   bool huge = vm->cfg.hugepages;
 
   if (memory_create_memfd (size, huge, &m->fd, err) < 0)
@@ -115,8 +116,9 @@ vm_memory_init (struct vm *vm, hull_error_t *err)
       if (huge && errno == ENOMEM)
         {
           cleanup_free char *pool = memory_hugetlb_pool ();
-          return hull_make_error (err, ENOMEM, "guest RAM of %" PRIu64 " MiB needs %" PRIu64 " huge pages: %s",
-                                  size >> 20, (uint64_t)(size / VM_HUGEPAGE_SIZE), pool);
+          return hull_make_error (err, ENOMEM,
+                                  "guest RAM of %" PRIu64 " MiB needs %" PRIu64 " huge pages: %s", size >> 20,
+                                  (uint64_t)(size / VM_HUGEPAGE_SIZE), pool);
         }
       return hull_make_error (err, errno, "mmap %" PRIu64 " bytes of guest RAM", size);
     }

@@ -334,8 +334,8 @@ vm_config_check (const struct vm_config *c, hull_error_t *err)
                             "VM: memory size %" PRIu64 " bytes: must be whole MiB, %llu MiB to %llu GiB",
                             c->mem_size, VM_MEM_MIN >> 20, VM_MEM_MAX >> 30);
   if (c->hugepages && c->mem_size % VM_HUGEPAGE_SIZE)
-    return hull_make_error_code (err, EINVAL, "VM: memory size %" PRIu64 " MiB: hugepages need whole 2 MiB pages",
-                                 c->mem_size >> 20);
+    return hull_make_error_code (
+        err, EINVAL, "VM: memory size %" PRIu64 " MiB: hugepages need whole 2 MiB pages", c->mem_size >> 20);
   if ((c->kernel == NULL) == (c->raw == NULL))
     return hull_make_error (err, EINVAL, "VM: give either a kernel or a raw image");
   return 0;

@@ -75,6 +75,7 @@ GUEST_EXTRA = "quiet"
 MEM_MIB = 128
 HUGETLB_QEMU = ",hugetlb=on,hugetlbsize=2M"
 NR_HUGEPAGES = "/proc/sys/vm/nr_hugepages"
+FREE_HUGEPAGES = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
 MAP_HUGETLB = 0x40000
 SAMPLE_S = 0.005
 
@@ -409,19 +410,22 @@ def kmsg(args, text):
         pass
 
 
+def free_hugepages():
+    with open(FREE_HUGEPAGES) as f:
+        return int(f.read())
+
+
 def reserve_hugepages(need, die):
     """Makes the pool hold at least `need` free 2 MiB pages; returns the
     old vm.nr_hugepages, to be written back."""
     with open(NR_HUGEPAGES) as f:
         before = f.read().strip()
-    with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
-        free = int(f.read())
+    free = free_hugepages()
     if free < need:
         with open(NR_HUGEPAGES, "w") as f:
             f.write(str(int(before) + need - free))
-        with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
-            if int(f.read()) < need:
-                die("could not reserve %d huge pages (vm.nr_hugepages)" % need)
+        if free_hugepages() < need:
+            die("could not reserve %d huge pages (vm.nr_hugepages)" % need)
     return before
 
 
@@ -432,8 +436,7 @@ def scrub_hugepages():
     which pages being chance; after a pass like this one every boot starts
     as the first (docs/vmm.md, "Benchmark").  An artifact of the host VM's
     software emulation, so the scrub is the benchmark's, not hull's."""
-    with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
-        size = int(f.read()) << 21
+    size = free_hugepages() << 21
     if size == 0:
         return
     m = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_HUGETLB)

@@ -98,7 +98,8 @@ main (int argc, char **argv)
   struct vm_config cfg = {
     /* One vCPU: the two-vCPU hangs once seen here were the test host VM
      * freezing (docs/vmm.md, "Tests"); test_vm_run's --cpus 2 test covers SMP. */
-    .n_cpus = 1, .mem_size = 128 << 20, .kernel = argv[1], .initrd = argv[2], .cmdline = "quiet", .process = &p, .serial_log = console_log,
+    .n_cpus = 1, .mem_size = 128 << 20, .kernel = argv[1], .initrd = argv[2], .cmdline = "quiet", .process = &p,
+    .serial_log = console_log,
     .timeout_ms = 240000, /* a boot that hangs is a failure, not a stuck suite */
   };
   struct usage before = { 0 };
