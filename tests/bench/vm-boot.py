@@ -69,7 +69,7 @@ COMMAND = ["/bin/true"]
 # appends its own virtio_mmio.device= (microvm's auto-kernel-cmdline), as
 # hull does for its devices.
 GUEST_CMDLINE = ("console=ttyS0 reboot=k panic=-1 pci=off acpi=off i8042.noaux i8042.nomux "
-                 "i8042.dumbkbd tsc=reliable")
+                 "i8042.dumbkbd tsc=reliable noreplace-smp")
 GUEST_EXTRA = "quiet"
 
 MEM_MIB = 128

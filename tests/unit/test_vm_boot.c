@@ -144,7 +144,7 @@ TEST (vmlinux_elf_boots_in_long_mode_with_zero_page)
   CHECK (ret == 0);
   CHECK (info.reason == VM_STOP_EXIT && info.code == 0);
   CHECK_STR (log, "console=ttyS0 reboot=k panic=-1 pci=off acpi=off i8042.noaux i8042.nomux i8042.dumbkbd "
-                  "tsc=reliable hull.test=1|hello from the initramfs");
+                  "tsc=reliable noreplace-smp hull.test=1|hello from the initramfs");
 }
 
 TEST (bzimage_boots_through_its_64bit_entry)
