@@ -15,7 +15,12 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#define CONSOLE_QUEUE_SIZE 256
+/* Receive queues (host -> guest) are smaller: Linux fills each with one page
+ * per descriptor when the port appears, 1,280 allocations at boot for five
+ * queues of 256.  64 pages in flight keep stdin's pipe busy; transmit queues,
+ * which the guest fills only as it writes, keep 256 for stdout's bursts. */
+#define CONSOLE_TX_QUEUE_SIZE 256
+#define CONSOLE_RX_QUEUE_SIZE 64
 /* Chains per queue per round: a guest that keeps adding buffers must not
  * keep the loop thread (and the signals it reads) to itself.  A round that
  * stops there kicks the queue again, to continue after the other fds. */
@@ -520,11 +525,18 @@ console_config_read (void *dev, uint32_t offset, uint8_t *data, uint32_t len)
   memcpy (data, (const uint8_t *)&c->config + offset, len); /* range checked by the transport */
 }
 
+/* Even queues receive (port 0, control, ports 1..n), odd ones transmit. */
+static uint16_t
+console_queue_max (unsigned q)
+{
+  return q % 2 == 0 ? CONSOLE_RX_QUEUE_SIZE : CONSOLE_TX_QUEUE_SIZE;
+}
+
 static const struct vm_virtio_ops console_ops = {
   .name = "virtio-console",
   .device_id = 3, /* VIRTIO_ID_CONSOLE */
   .features = 1ULL << VIRTIO_CONSOLE_F_MULTIPORT,
-  .queue_max_size = CONSOLE_QUEUE_SIZE,
+  .queue_max = console_queue_max,
   .config_size = sizeof (struct virtio_console_config),
   .config_read = console_config_read,
   .activate = console_activate,

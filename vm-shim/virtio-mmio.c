@@ -46,6 +46,12 @@ struct vm_virtio
   int irq_fd;
 };
 
+static uint16_t
+virtio_queue_max (const struct vm_virtio_ops *ops, unsigned q)
+{
+  return ops->queue_max ? ops->queue_max (q) : ops->queue_max_size;
+}
+
 void
 vm_virtio_lock (struct vm_virtio *t)
 {
@@ -126,7 +132,7 @@ virtio_reset (struct vm_virtio *t)
   for (unsigned i = 0; i < t->ops->n_queues; i++)
     {
       vm_vq_reset (&t->queues[i]);
-      t->queues[i].size = t->ops->queue_max_size;
+      t->queues[i].size = virtio_queue_max (t->ops, i);
     }
   t->status = 0;
   t->device_features_sel = t->driver_features_sel = 0;
@@ -156,7 +162,7 @@ virtio_read_reg (struct vm_virtio *t, uint64_t off)
     case VIRTIO_MMIO_DEVICE_FEATURES:
       return t->device_features_sel < 2 ? (uint32_t)(features >> (32 * t->device_features_sel)) : 0;
     case VIRTIO_MMIO_QUEUE_NUM_MAX:
-      return vq ? t->ops->queue_max_size : 0;
+      return vq ? virtio_queue_max (t->ops, t->queue_sel) : 0;
     case VIRTIO_MMIO_QUEUE_READY:
       return vq ? vq->ready : 0;
     case VIRTIO_MMIO_INTERRUPT_STATUS:
@@ -186,8 +192,9 @@ virtio_queue_ready (struct vm_virtio *t, struct vm_virtqueue *vq, uint32_t v)
   hull_error_t err = NULL;
   vq->event_idx = t->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
   vq->indirect = t->driver_features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
-  if (vq->size > t->ops->queue_max_size)
-    hull_make_error (&err, 0, "queue size %u above the maximum %u", vq->size, t->ops->queue_max_size);
+  uint16_t max = virtio_queue_max (t->ops, (unsigned)(vq - t->queues));
+  if (vq->size > max)
+    hull_make_error (&err, 0, "queue size %u above the maximum %u", vq->size, max);
   if (err != NULL || vm_vq_setup (vq, &t->vm->mem, &err) < 0)
     {
       vm_virtio_set_broken (t, "queue setup", &err);
@@ -419,7 +426,7 @@ vm_virtio_mmio_add (struct vm *vm, const struct vm_virtio_ops *ops, void *dev, s
   for (unsigned i = 0; i < ops->n_queues; i++)
     {
       t->kicks[i].fd = -1;
-      t->queues[i].size = ops->queue_max_size;
+      t->queues[i].size = virtio_queue_max (ops, i);
     }
   /* Owned by the VM from here: vm_virtio_mmio_release_all undoes it. */
   vm->virtio = xreallocarray (vm->virtio, vm->n_virtio + 1, sizeof (vm->virtio[0]));

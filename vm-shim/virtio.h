@@ -84,6 +84,9 @@ struct vm_virtio_ops
                         EVENT_IDX and INDIRECT_DESC */
   unsigned n_queues;
   uint16_t queue_max_size;
+  /* Optional: QueueNumMax per queue (the driver may choose less), for a
+   * device whose queues differ; queue_max_size when NULL. */
+  uint16_t (*queue_max) (unsigned q);
   size_t config_size;
   void (*config_read) (void *dev, uint32_t offset, uint8_t *data, uint32_t len);
   /* The driver set DRIVER_OK: queues are set up, work may start. */

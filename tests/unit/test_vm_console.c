@@ -15,13 +15,14 @@
 #include <linux/virtio_mmio.h>
 
 #define RAM_SIZE (2u << 20)
-#define QN 128       /* queue size the driver picks: more than one device round */
+#define QN 128       /* largest queue the driver picks: more than one device round */
 #define BUF_SIZE 512 /* each buffer the driver posts */
 #define RING_BASE 0x10000
 #define BUF_BASE 0x80000
 
 struct gq /* the driver's view of one queue */
 {
+  uint16_t num; /* its size: QN, or less if the device offers less */
   uint16_t avail_idx, used_seen;
   uint16_t kick_base; /* avail_idx at the last kick decision (Linux: num_added) */
 };
@@ -87,7 +88,7 @@ pump (struct guest *g)
 static void
 g_post (struct guest *g, unsigned q, const void *data, uint32_t len, bool writable, bool kick)
 {
-  unsigned slot = g->q[q].avail_idx % QN;
+  unsigned slot = g->q[q].avail_idx % g->q[q].num;
   uint64_t a = buf_gpa (q, slot);
   if (data)
     memcpy (g->ram + a, data, len);
@@ -102,7 +103,7 @@ g_post (struct guest *g, unsigned q, const void *data, uint32_t len, bool writab
   /* As Linux's virtqueue_kick_prepare: with EVENT_IDX, only when the
    * buffers added since the last kick pass the device's avail_event. */
   uint16_t old = g->q[q].kick_base, new = g->q[q].avail_idx;
-  uint16_t avail_event = *(uint16_t *)&g_used (g, q)->ring[QN];
+  uint16_t avail_event = *(uint16_t *)&g_used (g, q)->ring[g->q[q].num];
   g->q[q].kick_base = new;
   if (!g->event_idx || (uint16_t)(new - avail_event - 1) < (uint16_t)(new - old))
     mmio_write (g, VIRTIO_MMIO_QUEUE_NOTIFY, q);
@@ -115,7 +116,7 @@ g_take (struct guest *g, unsigned q, void **data, uint32_t *len)
   struct vring_used *u = g_used (g, q);
   if (u->idx == g->q[q].used_seen)
     return false;
-  struct vring_used_elem e = u->ring[g->q[q].used_seen++ % QN];
+  struct vring_used_elem e = u->ring[g->q[q].used_seen++ % g->q[q].num];
   *data = g->ram + g_desc (g, q)[e.id].addr;
   *len = e.len;
   return true;
@@ -127,9 +128,11 @@ g_setup_queues (struct guest *g, unsigned n)
   for (unsigned q = 0; q < n; q++)
     {
       mmio_write (g, VIRTIO_MMIO_QUEUE_SEL, q);
-      if (mmio_read (g, VIRTIO_MMIO_QUEUE_NUM_MAX) < QN)
+      uint32_t max = mmio_read (g, VIRTIO_MMIO_QUEUE_NUM_MAX);
+      if (max == 0)
         return -1;
-      mmio_write (g, VIRTIO_MMIO_QUEUE_NUM, QN);
+      g->q[q].num = max < QN ? (uint16_t)max : QN;
+      mmio_write (g, VIRTIO_MMIO_QUEUE_NUM, g->q[q].num);
       mmio_write (g, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)ring_gpa (q));
       mmio_write (g, VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
       mmio_write (g, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)ring_gpa (q) + 0x800);
@@ -295,6 +298,23 @@ TEST (transport_identifies_the_device)
   guest_free (g);
 }
 
+/* Receive queues (even) are offered smaller than transmit queues (odd):
+ * Linux fills every receive queue with one page per descriptor. */
+TEST (receive_queues_are_offered_smaller_than_transmit_queues)
+{
+  struct vm_port ports[] = { { "hull.ctl", -1, -1 } };
+  struct guest *g = guest_new (ports, 1);
+  uint32_t max[4];
+  for (unsigned q = 0; q < 4; q++)
+    {
+      mmio_write (g, VIRTIO_MMIO_QUEUE_SEL, q);
+      max[q] = mmio_read (g, VIRTIO_MMIO_QUEUE_NUM_MAX);
+    }
+  CHECK (max[0] == 64 && max[2] == 64);
+  CHECK (max[1] == 256 && max[3] == 256);
+  guest_free (g);
+}
+
 TEST (legacy_driver_is_refused_features_ok)
 {
   struct vm_port ports[] = { { "hull.ctl", -1, -1 } };
@@ -399,9 +419,11 @@ TEST (regular_files_flow_past_one_round)
   close (out_fd);
   char names[2][16];
   CHECK (g_bring_up (g, 2, names) == 0);
-  /* 100 receive buffers (Linux fills the whole queue): more than a round. */
-  for (int i = 0; i < 96; i++)
-    g_post (g, 0, NULL, BUF_SIZE, true, i == 95);
+  /* Linux keeps the receive queue full; the file is 200 buffers long, so it
+   * takes several rounds of re-posted buffers. */
+  while ((uint16_t)(g->q[0].avail_idx - g->q[0].used_seen) < g->q[0].num)
+    g_post (g, 0, NULL, BUF_SIZE, true, false);
+  mmio_write (g, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
   /* The guest copies the input port to the output port, as `cat` would,
    * re-posting receive buffers as it goes. */
   size_t moved = 0;
@@ -482,7 +504,7 @@ TEST (a_stream_arrives_intact_and_in_order)
   while (next_in < total)
     {
       /* Keep the queue full, drain the pipe, recycle used buffers. */
-      while (next_out < total && (uint16_t)(g->q[1].avail_idx - g_used (g, 1)->idx) < QN)
+      while (next_out < total && (uint16_t)(g->q[1].avail_idx - g_used (g, 1)->idx) < g->q[1].num)
         {
           for (unsigned i = 0; i < BUF_SIZE / 4; i++, next_out++)
             memcpy (chunk + 4 * i, &next_out, 4);
@@ -550,24 +572,33 @@ TEST (hostile_driver_breaks_only_the_device)
 
   /* A transmit buffer outside guest RAM. */
   g_post (g, 1, NULL, 16, false, false);
-  g_desc (g, 1)[(g->q[1].avail_idx - 1) % QN].addr = RAM_SIZE - 8;
+  g_desc (g, 1)[(g->q[1].avail_idx - 1) % g->q[1].num].addr = RAM_SIZE - 8;
   mmio_write (g, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
   pump (g);
   expect_broken (unit_failed, g, "port transmit queue: buffer at 0x1ffff8 (16 bytes) outside guest RAM");
 
   /* A descriptor loop on the control queue. */
   g_post (g, 3, NULL, 8, false, false);
-  unsigned s = (g->q[3].avail_idx - 1) % QN;
+  unsigned s = (g->q[3].avail_idx - 1) % g->q[3].num;
   g_desc (g, 3)[s].flags = VRING_DESC_F_NEXT;
   g_desc (g, 3)[s].next = (uint16_t)s;
   mmio_write (g, VIRTIO_MMIO_QUEUE_NOTIFY, 3);
   pump (g);
   expect_broken (unit_failed, g, "control transmit queue: descriptor chain from");
 
+  /* A receive queue larger than the device offers. */
+  mmio_write (g, VIRTIO_MMIO_STATUS, 0);
+  mmio_write (g, VIRTIO_MMIO_QUEUE_SEL, 2);
+  mmio_write (g, VIRTIO_MMIO_QUEUE_NUM, 128);
+  mmio_write (g, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)ring_gpa (2));
+  mmio_write (g, VIRTIO_MMIO_QUEUE_READY, 1);
+  CHECK (mmio_read (g, VIRTIO_MMIO_QUEUE_READY) == 0);
+  expect_broken (unit_failed, g, "queue setup: queue size 128 above the maximum 64");
+
   /* A queue placed outside RAM when it is made ready. */
   mmio_write (g, VIRTIO_MMIO_STATUS, 0);
   mmio_write (g, VIRTIO_MMIO_QUEUE_SEL, 0);
-  mmio_write (g, VIRTIO_MMIO_QUEUE_NUM, QN);
+  mmio_write (g, VIRTIO_MMIO_QUEUE_NUM, g->q[0].num);
   mmio_write (g, VIRTIO_MMIO_QUEUE_DESC_LOW, 0xfffff000);
   mmio_write (g, VIRTIO_MMIO_QUEUE_READY, 1);
   CHECK (mmio_read (g, VIRTIO_MMIO_QUEUE_READY) == 0);
