@@ -122,6 +122,13 @@ bench-vm-kernel:
 	  k=$$("$$tmp/build-kernel.sh") && ln -sf "$$k" $(BUILD)/guest/vmlinux-pvh && \
 	  echo "$(BUILD)/guest/vmlinux-pvh -> $$k"
 
+# Where a guest's boot goes, sampled from KVM's exits (tests/bench/vm-profile.py):
+#   make profile-vm PROFILE_VM_ARGS="--hugepages --timeline"
+PROFILE_VM_ARGS ?=
+.PHONY: profile-vm
+profile-vm: $(BUILD)/hull guest
+	tests/vm/testvm.sh run --smp $(BENCH_VM_SMP) --timeout 900 -- tests/bench/vm-profile.py $(BUILD)/hull $(PROFILE_VM_ARGS)
+
 # The load printed inside the VM is the VM's own; the host's is printed here.
 bench-vm: $(BUILD)/hull guest bench-vm-kernel
 	@echo "bench-vm: host load before: $$(uptime)"
