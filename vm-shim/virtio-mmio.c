@@ -46,12 +46,6 @@ struct vm_virtio
   int irq_fd;
 };
 
-static uint16_t
-virtio_queue_max (const struct vm_virtio_ops *ops, unsigned q)
-{
-  return ops->queue_max ? ops->queue_max (q) : ops->queue_max_size;
-}
-
 void
 vm_virtio_lock (struct vm_virtio *t)
 {
@@ -132,7 +126,7 @@ virtio_reset (struct vm_virtio *t)
   for (unsigned i = 0; i < t->ops->n_queues; i++)
     {
       vm_vq_reset (&t->queues[i]);
-      t->queues[i].size = virtio_queue_max (t->ops, i);
+      t->queues[i].size = t->ops->queue_max (i);
     }
   t->status = 0;
   t->device_features_sel = t->driver_features_sel = 0;
@@ -162,7 +156,7 @@ virtio_read_reg (struct vm_virtio *t, uint64_t off)
     case VIRTIO_MMIO_DEVICE_FEATURES:
       return t->device_features_sel < 2 ? (uint32_t)(features >> (32 * t->device_features_sel)) : 0;
     case VIRTIO_MMIO_QUEUE_NUM_MAX:
-      return vq ? virtio_queue_max (t->ops, t->queue_sel) : 0;
+      return vq ? t->ops->queue_max (t->queue_sel) : 0;
     case VIRTIO_MMIO_QUEUE_READY:
       return vq ? vq->ready : 0;
     case VIRTIO_MMIO_INTERRUPT_STATUS:
@@ -192,7 +186,7 @@ virtio_queue_ready (struct vm_virtio *t, struct vm_virtqueue *vq, uint32_t v)
   hull_error_t err = NULL;
   vq->event_idx = t->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
   vq->indirect = t->driver_features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
-  uint16_t max = virtio_queue_max (t->ops, (unsigned)(vq - t->queues));
+  uint16_t max = t->ops->queue_max ((unsigned)(vq - t->queues));
   if (vq->size > max)
     hull_make_error (&err, 0, "queue size %u above the maximum %u", vq->size, max);
   if (err != NULL || vm_vq_setup (vq, &t->vm->mem, &err) < 0)
@@ -426,7 +420,7 @@ vm_virtio_mmio_add (struct vm *vm, const struct vm_virtio_ops *ops, void *dev, s
   for (unsigned i = 0; i < ops->n_queues; i++)
     {
       t->kicks[i].fd = -1;
-      t->queues[i].size = virtio_queue_max (ops, i);
+      t->queues[i].size = ops->queue_max (i);
     }
   /* Owned by the VM from here: vm_virtio_mmio_release_all undoes it. */
   vm->virtio = xreallocarray (vm->virtio, vm->n_virtio + 1, sizeof (vm->virtio[0]));

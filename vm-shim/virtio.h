@@ -83,9 +83,7 @@ struct vm_virtio_ops
   uint64_t features; /* device-specific bits; the transport adds VERSION_1,
                         EVENT_IDX and INDIRECT_DESC */
   unsigned n_queues;
-  uint16_t queue_max_size;
-  /* Optional: QueueNumMax per queue (the driver may choose less), for a
-   * device whose queues differ; queue_max_size when NULL. */
+  /* QueueNumMax of queue q (the driver may choose less). */
   uint16_t (*queue_max) (unsigned q);
   size_t config_size;
   void (*config_read) (void *dev, uint32_t offset, uint8_t *data, uint32_t len);
