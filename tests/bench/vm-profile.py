@@ -60,8 +60,8 @@ class Symbols:
                 self.names.append(parts[2])
 
     def name(self, rip):
-        if rip < 1 << 63:  # guest user space (the agent, the command) or real mode
-            return "(user %#x)" % rip if rip >= 0x400000 else "(early %#x)" % rip
+        if rip < 1 << 63:  # user space (the agent, the command), or the kernel before its own page tables
+            return "(%#x: user or early boot)" % rip
         i = bisect.bisect_right(self.addrs, rip) - 1
         return self.names[i] if i >= 0 else "%#x" % rip
 
@@ -162,7 +162,6 @@ def main():
         subprocess.run([args.hull, "vm-run", "--", "/bin/true"], check=True, capture_output=True)  # warm-up
         boots = [traced_boot(args, vm_boot) for _ in range(args.runs)]
     finally:
-        tracefs_write("events/kvm/kvm_exit/enable", "0")
         if pool_before is not None:
             with open(vm_boot.NR_HUGEPAGES, "w") as f:
                 f.write(pool_before)
